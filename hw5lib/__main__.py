@@ -1,0 +1,5 @@
+import sys
+
+from hw5lib.cli import main
+
+sys.exit(main())

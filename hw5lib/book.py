@@ -1,0 +1,90 @@
+"""Build the whole book: both languages as HTML, and one PDF per language.
+
+``jupyter-book build book/`` alone builds the HTML of both languages (the Sphinx extension runs
+the second language). This module adds the PDFs: a single-page build per language printed by
+headless Chromium, which shapes Persian correctly. The PDFs are made first, so the HTML pages
+that follow link to them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hw5lib import i18n
+from hw5lib.sphinxext.child import build_language
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class BookBuildError(RuntimeError):
+    """A step of the book build failed; the message names it."""
+
+
+def find_chromium() -> str:
+    explicit = os.environ.get("HW5LIB_CHROMIUM")
+    if explicit:
+        return explicit
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise BookBuildError("No Chromium found for the PDFs; install Debian's 'chromium' (scripts/setup does) "
+                         "or set HW5LIB_CHROMIUM to a Chromium or Chrome binary.")
+
+
+def chromium_flags(user_data_dir: str) -> list[str]:
+    # the background-networking flags keep Chromium from reaching for Google on a closed network
+    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={user_data_dir}"]
+
+
+def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path:
+    """Print ``html`` to ``pdf`` after MathJax has typeset (Chromium's virtual time budget)."""
+    chromium = chromium or find_chromium()
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    partial = pdf.with_name(f".{pdf.name}.partial")
+    with tempfile.TemporaryDirectory() as profile:
+        command = [chromium, *chromium_flags(profile), "--virtual-time-budget=30000",
+                   "--no-pdf-header-footer", f"--print-to-pdf={partial}", html.resolve().as_uri()]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
+        partial.unlink(missing_ok=True)
+        raise BookBuildError(f"Chromium could not print {html} to PDF: {result.stderr.strip()[-500:]}")
+    os.replace(partial, pdf)
+    return pdf
+
+
+def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LANGUAGES, log=print) -> dict:
+    """Build PDFs (optional) then the HTML of both languages; return timings in seconds."""
+    timings = {}
+    build_dir = ROOT / "_build"
+    cache = build_dir / ".jupyter_cache"
+    if pdf:
+        chromium = find_chromium()
+        for lang in languages:
+            started = time.perf_counter()
+            outdir = build_dir / "singlehtml" / lang
+            log(f"hw5lib: single-page '{lang}' build for the PDF ...")
+            if build_language(ROOT / "book", outdir, lang, cache=cache, builder="singlehtml",
+                              warnings_as_errors=warnings_as_errors) != 0:
+                raise BookBuildError(f"The single-page '{lang}' build failed; its log is above.")
+            print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
+            timings[f"pdf_{lang}"] = time.perf_counter() - started
+    started = time.perf_counter()
+    log("hw5lib: HTML build of both languages (jupyter-book build book/) ...")
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", "book/"]
+    if warnings_as_errors:
+        command += ["-W", "--keep-going"]
+    result = subprocess.run(command, cwd=ROOT)
+    if result.returncode != 0:
+        raise BookBuildError("The HTML build failed; its log is above.")
+    timings["html"] = time.perf_counter() - started
+    return timings

@@ -1,0 +1,104 @@
+"""``python -m hw5lib``: run a chapter, build the book, list chapters, fetch web assets.
+
+Errors a user can fix are printed as one sentence (exit status 2); nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hw5lib import chapters, profiles
+
+
+def _parse_value(text: str):
+    """A ``-p`` value as YAML would read it (42, 0.5, true, [2, 3]); the chapter validates it."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _run(args) -> int:
+    from hw5lib.runner import run_chapter
+
+    given = {}
+    for name, value in args.parameter or ():
+        if name == "profile":
+            raise profiles.ParameterError("Give the profile with --profile, not -p profile.")
+        given[name] = _parse_value(value)
+    run_dir = run_chapter(args.chapter, args.profile, given, output=args.output, progress=not args.quiet)
+    print(f"hw5lib: chapter {args.chapter} ({args.profile}) finished: {run_dir}")
+    return 0
+
+
+def _book(args) -> int:
+    from hw5lib import book
+
+    timings = book.build(pdf=not args.no_pdf, warnings_as_errors=args.strict)
+    summary = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
+    print(f"hw5lib: book built in _build/html (Persian) and _build/html/en (English); {summary}")
+    return 0
+
+
+def _chapters(args) -> int:
+    for chapter in chapters.CHAPTERS.values():
+        print(f"{chapter.name}: {chapter.title['en']} (book/{chapter.notebook})")
+        for parameter in chapter.all_parameters:
+            defaults = parameter.default if isinstance(parameter.default, dict) else {"all": parameter.default}
+            shown = ", ".join(f"{profile}={value}" for profile, value in defaults.items())
+            print(f"    {parameter.name} ({parameter.kind}; {shown}): {parameter.help}")
+    return 0
+
+
+def _assets(args) -> int:
+    from hw5lib import assets
+
+    for name, path in assets.ensure_all().items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m hw5lib", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="execute one chapter with papermill into runs/<chapter>-<time>/")
+    run.add_argument("chapter", help=f"one of: {', '.join(chapters.CHAPTERS)}")
+    run.add_argument("--profile", default=profiles.DEFAULT_PROFILE, help=f"{' | '.join(profiles.PROFILES)}")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                     help="override a parameter (repeatable); see `python -m hw5lib chapters`")
+    run.add_argument("--output", type=Path, default=Path("runs"), help="folder for run folders (default: runs)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+    book = commands.add_parser("book", help="build both languages as HTML, and a PDF of each")
+    book.add_argument("--no-pdf", action="store_true", help="HTML only")
+    book.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors (CI)")
+    book.set_defaults(handler=_book)
+
+    listing = commands.add_parser("chapters", help="list chapters and their parameters")
+    listing.set_defaults(handler=_chapters)
+
+    fetch = commands.add_parser("assets", help="fetch the book's offline web assets (MathJax, Vazirmatn)")
+    fetch.set_defaults(handler=_assets)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hw5lib.assets import AssetError
+    from hw5lib.book import BookBuildError
+    from hw5lib.runner import ChapterRunError
+
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (profiles.ParameterError, ChapterRunError, BookBuildError, AssetError, OSError) as exc:
+        print(f"hw5lib: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hw5lib: interrupted; finished run folders and caches are intact.", file=sys.stderr)
+        return 130

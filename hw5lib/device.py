@@ -1,0 +1,51 @@
+"""Where the work runs: CUDA when present, else Apple MPS, else the CPU."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import torch
+
+from hw5lib.profiles import ParameterError
+
+
+def pick_device(requested: str = "auto") -> str:
+    """Return a torch device string for ``requested`` (auto, cpu, cuda, cuda:N or mps)."""
+    requested = str(requested).strip().lower()
+    mps = getattr(torch.backends, "mps", None)
+    mps_available = bool(mps and mps.is_available())
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if mps_available else "cpu"
+    if requested == "cpu":
+        return "cpu"
+    if re.fullmatch(r"cuda(:\d+)?", requested):
+        if not torch.cuda.is_available():
+            raise ParameterError("Parameter 'device' asks for CUDA, but no CUDA GPU is visible; use device=auto or cpu.")
+        index = int(requested.split(":")[1]) if ":" in requested else 0
+        if index >= torch.cuda.device_count():
+            raise ParameterError(
+                f"Parameter 'device' asks for {requested}, but only {torch.cuda.device_count()} CUDA GPU(s) exist."
+            )
+        return requested
+    if requested == "mps":
+        if not mps_available:
+            raise ParameterError("Parameter 'device' asks for Apple MPS, which is not available here; use auto or cpu.")
+        return "mps"
+    raise ParameterError(f"Parameter 'device' must be auto, cpu, cuda, cuda:N or mps, got {requested!r}.")
+
+
+def autocast(device: str):
+    """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op elsewhere."""
+    if device.startswith("cuda"):
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def describe(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return device

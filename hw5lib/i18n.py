@@ -1,0 +1,134 @@
+"""Two languages in one source.
+
+A chapter holds both languages side by side. Block content is fenced per language::
+
+    ::::{fa}
+    ## عنوان
+    متن فارسی
+    ::::
+    ::::{en}
+    ## Title
+    English text
+    ::::
+
+and short inline text (captions, table cells) uses a role pair: ``{fa}`شکل` {en}`Figure```.
+``filter_language`` keeps one language and unwraps it, so headings inside a block become real
+headings; code cells are never touched, which is what lets both builds share one execution.
+
+A block closes at the first line that repeats its opening fence exactly (same number of
+colons), so a block may contain directives fenced with fewer colons or with backticks.
+"""
+
+from __future__ import annotations
+
+import re
+
+LANGUAGES = ("fa", "en")
+RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur"})
+PRIMARY_LANGUAGE = "fa"
+
+_BLOCK_OPEN = re.compile(r"^(?P<fence>:{3,})\{(?P<lang>[a-z]{2})\}\s*$")
+_CODE_CELL_OPEN = re.compile(r"^(?P<fence>`{3,}|~{3,})\{code-cell\}")
+_INLINE = re.compile(r"\{(?P<lang>[a-z]{2})\}`(?P<text>[^`]*)`")
+
+
+class LanguageMarkupError(ValueError):
+    """A language block that is never closed, or is opened inside another one."""
+
+
+def check_language(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"Language must be one of {', '.join(LANGUAGES)}, got {lang!r}.")
+    return lang
+
+
+def _filter_inline(line: str, lang: str) -> str:
+    def replace(match: re.Match) -> str:
+        if match["lang"] not in LANGUAGES:
+            return match[0]
+        return match["text"] if match["lang"] == lang else ""
+
+    if "}`" not in line:
+        return line
+    filtered = _INLINE.sub(replace, line)
+    # removing one language's text can leave a double or trailing space between the pair
+    return re.sub(r"(?<=\S) {2,}(?=\S)", " ", filtered).rstrip() if filtered != line else line
+
+
+def filter_language(text: str, lang: str, source: str = "<text>") -> str:
+    """Keep ``lang`` and drop every other language's blocks and inline roles.
+
+    Line count is preserved (dropped lines become empty) so that Sphinx's line numbers in
+    warnings still point at the source.
+    """
+    check_language(lang)
+    out: list[str] = []
+    block_fence: str | None = None
+    block_keep = True
+    block_line = 0
+    code_fence: str | None = None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if code_fence is not None:
+            out.append(line)
+            if line.strip() == code_fence:
+                code_fence = None
+            continue
+        if block_fence is not None and line.rstrip() == block_fence:
+            block_fence = None
+            out.append("")
+            continue
+        opened = _BLOCK_OPEN.match(line)
+        if opened and opened["lang"] in LANGUAGES:
+            if block_fence is not None:
+                raise LanguageMarkupError(
+                    f"{source}:{number}: a {{{opened['lang']}}} block opens inside the block opened on "
+                    f"line {block_line}; close that one first with {block_fence!r}."
+                )
+            block_fence, block_keep, block_line = opened["fence"], opened["lang"] == lang, number
+            out.append("")
+            continue
+        if block_fence is not None and not block_keep:
+            out.append("")
+            continue
+        code = _CODE_CELL_OPEN.match(line)
+        if code:
+            code_fence = code["fence"]
+            out.append(line)
+            continue
+        out.append(_filter_inline(line, lang))
+    if block_fence is not None:
+        raise LanguageMarkupError(
+            f"{source}:{block_line}: the language block opened here is never closed; add a line "
+            f"{block_fence!r} after its last line."
+        )
+    return "\n".join(out)
+
+
+def text_direction(lang: str) -> str:
+    return "rtl" if lang in RTL_LANGUAGES else "ltr"
+
+
+def switch_url(pagename: str, from_lang: str, to_lang: str, primary: str = PRIMARY_LANGUAGE) -> str:
+    """Relative URL of the same page in the other language's book.
+
+    The primary language's book is the site root and every other language lives in a
+    sub-folder named after it (``en/``), so a relative link works under any site path and from
+    ``file://``.
+    """
+    depth = pagename.count("/")
+    up = "../" * depth
+    if from_lang != primary:
+        up += "../"
+    target = "" if to_lang == primary else f"{to_lang}/"
+    return f"{up}{target}{pagename}.html"
+
+
+_PERSIAN_DIGITS = str.maketrans("0123456789.-", "۰۱۲۳۴۵۶۷۸۹٫−")
+
+
+def localise_number(text: str, lang: str) -> str:
+    """Write the digits of an already formatted number in the language's own digits."""
+    return text.translate(_PERSIAN_DIGITS) if lang == "fa" else text
+
+
+LANGUAGE_NAMES = {"fa": "فارسی", "en": "English"}

@@ -1,0 +1,134 @@
+"""The results contract: every chapter publishes its headline numbers in one record.
+
+A chapter builds a :class:`ChapterResults`, adds metrics (with the report's number beside each,
+when the report gave one), and calls :meth:`ChapterResults.publish`. That glues the record into
+the executed notebook (so the book's intro table is filled from the same execution, cached or
+not) and, inside ``hw5lib run``, writes ``results.json`` into the run folder with the parameters
+and provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hw5lib import i18n
+from hw5lib.io import atomic_write_text
+
+GLUE_KEY = "hw5lib_results"
+# a "+json" type stays JSON for nbformat even behind glue's "application/papermill.record/" prefix
+MIME = "application/vnd.hw5lib.results+json"
+RUN_DIR_ENV = "HW5LIB_RUN_DIR"
+
+
+@dataclass
+class Metric:
+    key: str
+    value: float | int | str | None
+    label: dict[str, str]
+    fmt: str = "{:.3g}"
+    reported: float | int | str | None = None
+    note: dict[str, str] = field(default_factory=dict)
+
+    def formatted(self, value, lang: str) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        text = self.fmt.format(value) if not isinstance(value, str) else value
+        return i18n.localise_number(text, lang)
+
+
+@dataclass
+class ChapterResults:
+    chapter: str
+    title: dict[str, str]
+    parameters: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+
+    def add(self, key: str, value, *, fa: str, en: str, fmt: str = "{:.3g}", reported=None) -> None:
+        """Record a headline number with its label in both languages and, when the report gave
+        one, the report's number."""
+        if any(metric.key == key for metric in self.metrics):
+            raise ValueError(f"Metric {key!r} was already added to the results of {self.chapter}.")
+        if hasattr(value, "item"):  # numpy / torch scalars
+            value = value.item()
+        self.metrics.append(Metric(key, value, {"fa": fa, "en": en}, fmt, reported))
+
+    def __getitem__(self, key: str) -> Metric:
+        for metric in self.metrics:
+            if metric.key == key:
+                return metric
+        raise KeyError(key)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {MIME: self.to_dict(), "text/plain": f"<results of {self.chapter}: {len(self.metrics)} metrics>"}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ChapterResults":
+        data = dict(data)
+        data["metrics"] = [Metric(**metric) for metric in data.get("metrics", [])]
+        return cls(**data)
+
+    @classmethod
+    def from_mimebundle(cls, bundle: dict) -> "ChapterResults":
+        for mime, payload in bundle.items():
+            if mime.endswith(MIME):
+                return cls.from_dict(json.loads(payload) if isinstance(payload, str) else payload)
+        raise ValueError(f"The glued results hold no {MIME} data (found {sorted(bundle)}).")
+
+    def publish(self) -> Path | None:
+        """Glue the record for the book and, in a ``hw5lib run``, write ``results.json``."""
+        from myst_nb import glue
+
+        from hw5lib.provenance import collect
+
+        self.provenance = collect(seed=self.parameters.get("seed"), data=self.data)
+        glue(GLUE_KEY, self, display=False)
+        run_dir = os.environ.get(RUN_DIR_ENV)
+        if not run_dir:
+            return None
+        path = Path(run_dir) / "results.json"
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str))
+        return path
+
+
+_HEADER = {
+    "fa": ["فصل", "کمیت", "این کتاب", "گزارش"],
+    "en": ["Chapter", "Quantity", "This book", "Report"],
+}
+_EMPTY = {
+    "fa": "هنوز هیچ فصلی اجرا نشده است.",
+    "en": "No chapter has been executed yet.",
+}
+
+
+def summary_table(records: list[tuple[str, ChapterResults]], lang: str) -> dict:
+    """Rows of (chapter link, metric, our value, reported value) in ``lang``."""
+    i18n.check_language(lang)
+    rows = []
+    for docname, record in records:
+        for index, metric in enumerate(record.metrics):
+            chapter = (record.title.get(lang, record.chapter), docname) if index == 0 else ""
+            rows.append([chapter, metric.label[lang], metric.formatted(metric.value, lang),
+                         metric.formatted(metric.reported, lang)])
+    return {"header": _HEADER[lang], "rows": rows, "empty": _EMPTY[lang]}
+
+
+def glue_value(name: str, value, fmt: str = "{}", fa: str | None = None) -> None:
+    """Glue a value for inline prose: ``name`` (English) and ``name_fa`` (Persian digits, or the
+    Persian text ``fa``). Paste with ``{glue:md}`name``` and ``{glue:md}`name_fa```."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    text = fmt.format(value.item() if hasattr(value, "item") else value)
+    glue(name, Markdown(text), display=False)
+    glue(f"{name}_fa", Markdown(fa if fa is not None else i18n.localise_number(text, "fa")), display=False)

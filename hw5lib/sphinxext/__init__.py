@@ -1,0 +1,241 @@
+"""Sphinx extension that publishes one bilingual source as a Persian and an English book.
+
+How it works (see docs in README, "How the bilingual book is built"):
+
+1. ``source-read``: every document is filtered to the build's ``language`` with
+   :func:`hw5lib.i18n.filter_language`; code cells are untouched, so both builds hash to the same
+   notebooks and jupyter-cache executes each chapter once.
+2. ``html-page-context``: each page gets ``hw5lib_*`` template variables (direction, the URL of
+   the same page in the other language, the PDF) used by ``lang-switch.html``.
+3. ``build-finished``: the pages written in this build get ``dir`` on their ``<html>`` tag, and
+   the primary build (Persian, at the site root) runs the other language's build into ``en/``
+   in a child process, sharing the execution cache. So a plain ``jupyter-book build book/``
+   produces both books.
+4. ``{hw5lib-results}``: a table of every chapter's headline results beside the report's,
+   filled at write time from the chapters' glued results (see :mod:`hw5lib.results`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from hw5lib import assets, i18n
+
+LOGGER = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+CHILD_ENV = "HW5LIB_BILINGUAL_CHILD"
+
+
+# --- 1. one language per build ------------------------------------------------------------
+
+def _filter_source(app: Sphinx, docname: str, source: list[str]) -> None:
+    source[0] = i18n.filter_language(source[0], app.config.language, source=app.env.doc2path(docname))
+
+
+# --- 2. template context -------------------------------------------------------------------
+
+def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    lang = app.config.language
+    others = [other for other in app.config.hw5lib_languages if other != lang]
+    context["hw5lib_lang"] = lang
+    context["hw5lib_dir"] = i18n.text_direction(lang)
+    context["hw5lib_switches"] = [
+        {
+            "lang": other,
+            "label": i18n.LANGUAGE_NAMES[other],
+            "url": i18n.switch_url(pagename, lang, other, app.config.hw5lib_primary_language),
+        }
+        for other in others
+    ]
+    pdf = _pdf_path(app)
+    context["hw5lib_pdf_url"] = ("../" * pagename.count("/") + f"_downloads/{pdf.name}") if pdf.exists() else ""
+    # pages rendered in this build: build-finished sets their direction
+    app.builder.hw5lib_rendered = getattr(app.builder, "hw5lib_rendered", set()) | {pagename}
+
+
+def build_root(app: Sphinx) -> Path:
+    """The build folder shared by every language's build (the one holding the execution cache)."""
+    return Path(app.env.mystnb_config.execution_cache_path).parent
+
+
+def _pdf_path(app: Sphinx) -> Path:
+    return build_root(app) / "pdf" / f"hw5lib-{app.config.language}.pdf"
+
+
+def _publish_pdf(app: Sphinx) -> None:
+    pdf = _pdf_path(app)
+    if app.builder.name == "html" and pdf.exists():
+        target = Path(app.outdir) / "_downloads" / pdf.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(pdf, target)
+
+
+_HTML_TAG = re.compile(r"<html(?![^>]*\bdir=)", re.IGNORECASE)
+
+
+def _set_direction(app: Sphinx) -> None:
+    direction = i18n.text_direction(app.config.language)
+    suffix = app.builder.out_suffix if hasattr(app.builder, "out_suffix") else ".html"
+    for pagename in getattr(app.builder, "hw5lib_rendered", ()):
+        path = Path(app.outdir) / f"{pagename}{suffix}"
+        if app.builder.name == "singlehtml":
+            path = Path(app.outdir) / "index.html"
+        if not path.exists():
+            continue
+        html = path.read_text(encoding="utf-8")
+        updated = _HTML_TAG.sub(f'<html dir="{direction}"', html, count=1)
+        if updated != html:
+            path.write_text(updated, encoding="utf-8")
+
+
+# --- 3. the other language's build -----------------------------------------------------------
+
+def _build_other_languages(app: Sphinx, exception) -> None:
+    if exception is not None:
+        return
+    _set_direction(app)
+    _publish_pdf(app)
+    if (os.environ.get(CHILD_ENV) or app.builder.name != "html"
+            or app.config.language != app.config.hw5lib_primary_language
+            or not app.config.hw5lib_build_other_languages):
+        return
+    for lang in app.config.hw5lib_languages:
+        if lang == app.config.language:
+            continue
+        published = Path(app.outdir) / lang
+        # built beside the primary book (myst-nb puts its working files next to the output
+        # folder, which must not be inside the published site), then moved into place
+        outdir = build_root(app) / lang / "html"
+        LOGGER.info(f"hw5lib: building the '{lang}' book into {published}")
+        command = [sys.executable, "-m", "hw5lib.sphinxext.child", "--lang", lang,
+                   "--srcdir", str(app.srcdir), "--outdir", str(outdir),
+                   "--cache", str(app.env.mystnb_config.execution_cache_path)]
+        if app.warningiserror:
+            command.append("--warnings-as-errors")
+        result = subprocess.run(command, env={**os.environ, CHILD_ENV: "1"})
+        if result.returncode != 0:
+            raise RuntimeError(f"The '{lang}' build failed (exit {result.returncode}); its log is above.")
+        staging = published.with_name(f".{lang}.staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(outdir, staging)
+        shutil.rmtree(published, ignore_errors=True)
+        staging.rename(published)
+
+
+# --- 4. the results table --------------------------------------------------------------------
+
+class results_placeholder(nodes.General, nodes.Element):
+    """Replaced at write time by the table of all chapters' results."""
+
+
+class ResultsDirective(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        self.env.hw5lib_results_docs = getattr(self.env, "hw5lib_results_docs", set()) | {self.env.docname}
+        return [results_placeholder()]
+
+
+def _results_outdated(app, env, added, changed, removed):
+    # the table shows other documents' outputs: rewrite it whenever any document was re-read
+    if added or changed or removed:
+        return sorted(getattr(env, "hw5lib_results_docs", set()))
+    return []
+
+
+def _fill_results(app: Sphinx, doctree, docname: str) -> None:
+    from hw5lib import results
+
+    placeholders = list(doctree.findall(results_placeholder))
+    if not placeholders:
+        return
+    glue_folder = Path(app.env.mystnb_config.output_folder)
+    records = []
+    for other in sorted(app.env.found_docs):
+        glue_file = glue_folder / f"{other}.glue.json"
+        if not glue_file.exists():
+            continue
+        glued = json.loads(glue_file.read_text(encoding="utf-8"))
+        bundle = glued.get(results.GLUE_KEY)
+        if bundle:
+            records.append((other, results.ChapterResults.from_mimebundle(bundle["data"])))
+    table = results.summary_table(records, app.config.language)
+    for placeholder in placeholders:
+        placeholder.replace_self(_table_node(table, app, docname))
+
+
+def _table_node(table: dict, app: Sphinx, docname: str):
+    """A docutils table from ``{"header": [...], "rows": [[cell, ...], ...]}``; a cell is text or
+    ``(text, docname)`` for a link to that chapter."""
+    if not table["rows"]:
+        return nodes.paragraph(text=table["empty"])
+    group = nodes.tgroup(cols=len(table["header"]))
+    for _ in table["header"]:
+        group += nodes.colspec(colwidth=1)
+    head = nodes.thead()
+    row = nodes.row()
+    for title in table["header"]:
+        row += nodes.entry("", nodes.paragraph(text=title))
+    head += row
+    group += head
+    body = nodes.tbody()
+    for cells in table["rows"]:
+        row = nodes.row()
+        for cell in cells:
+            para = nodes.paragraph()
+            if isinstance(cell, tuple):
+                text, target = cell
+                ref = nodes.reference("", text, internal=True,
+                                      refuri=app.builder.get_relative_uri(docname, target))
+                para += ref
+            else:
+                para += nodes.Text(cell)
+            row += nodes.entry("", para)
+        body += row
+    group += body
+    node = nodes.table("", group, classes=["hw5lib-results"])
+    return node
+
+
+# --- set-up ------------------------------------------------------------------------------------
+
+def _config_inited(app: Sphinx, config) -> None:
+    i18n.check_language(config.language)
+    title = (config.hw5lib_titles or {}).get(config.language)
+    if title:
+        config.html_title = config.project = title
+    found = assets.ensure_all(log=lambda message: LOGGER.info(message))
+    config.html_static_path = list(config.html_static_path) + [str(HERE / "static"), str(assets.assets_dir())]
+    config.templates_path = [str(HERE / "templates")] + list(config.templates_path)
+    mathjax = found["mathjax"].relative_to(assets.assets_dir()) / "es5" / "tex-chtml.js"
+    config.mathjax_path = mathjax.as_posix()
+    config.mathjax3_config = {**(config.mathjax3_config or {}),
+                              "chtml": {"matchFontHeight": False}}
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_config_value("hw5lib_languages", list(i18n.LANGUAGES), "env")
+    app.add_config_value("hw5lib_primary_language", i18n.PRIMARY_LANGUAGE, "env")
+    app.add_config_value("hw5lib_build_other_languages", True, "")
+    app.add_config_value("hw5lib_titles", {}, "html")
+    app.connect("config-inited", _config_inited)
+    app.connect("source-read", _filter_source)
+    app.connect("html-page-context", _page_context)
+    app.connect("build-finished", _build_other_languages)
+    app.connect("env-get-outdated", _results_outdated)
+    app.connect("doctree-resolved", _fill_results)
+    app.add_node(results_placeholder)
+    app.add_directive("hw5lib-results", ResultsDirective)
+    app.add_css_file("hw5lib.css")
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,52 @@
+"""Build one language of the book with jupyter-book's own Sphinx driver.
+
+Used by the extension (primary build -> the other language) and by ``hw5lib book`` (the
+single-page builds that become PDFs). It finds ``_config.yml`` and ``_toc.yml`` exactly as
+``jupyter-book build`` does and overrides only the language and the output folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_language(srcdir: Path, outdir: Path, lang: str, cache: Path | None = None, builder: str = "html",
+                   warnings_as_errors: bool = False, build_others: bool = False) -> int:
+    from jupyter_book.sphinx import build_sphinx
+    from jupyter_book.cli.main import find_config_path
+
+    srcdir, outdir = Path(srcdir).absolute(), Path(outdir).absolute()
+    root, found = find_config_path(srcdir)
+    overrides = {
+        "external_toc_path": (srcdir / "_toc.yml").as_posix(),
+        "language": lang,
+        "hw5lib_build_other_languages": build_others,
+        "latex_individualpages": False,  # jupyter-book's config merge expects this key
+    }
+    if cache is not None:
+        overrides["nb_execution_cache_path"] = str(cache)
+    doctrees = outdir.parent / f".doctrees-{builder}-{lang}"
+    result = build_sphinx(
+        srcdir, outdir, noconfig=True, path_config=str(root / "_config.yml") if found else None,
+        confoverrides=overrides, doctreedir=doctrees, builder=builder,
+        warningiserror=warnings_as_errors, quiet=True,
+    )
+    return 1 if isinstance(result, Exception) else int(result or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lang", required=True)
+    parser.add_argument("--srcdir", required=True, type=Path)
+    parser.add_argument("--outdir", required=True, type=Path)
+    parser.add_argument("--cache", type=Path)
+    parser.add_argument("--builder", default="html")
+    parser.add_argument("--warnings-as-errors", action="store_true")
+    args = parser.parse_args(argv)
+    return build_language(args.srcdir, args.outdir, args.lang, args.cache, args.builder, args.warnings_as_errors)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
