@@ -265,8 +265,8 @@ def _end_to_end_step(n, x, y, b1, b2, W1, W2) -> DerivationStep:
         ok &= bool(np.allclose(got, expected, rtol=1e-10, atol=1e-12))
     return DerivationStep(
         name="end_to_end",
-        lines=[r"J(x) &= -\sum_i y_i \log \operatorname{softmax}\Big(\operatorname{ReLU}\big(W_2"
-               r"(\operatorname{ReLU}(W_1x+b_1)+x)+b_2\big) + \operatorname{ReLU}(W_1x+b_1)+x\Big)_i"],
+        lines=[r"J(x) &= -\textstyle\sum_i y_i \log \operatorname{softmax}(\theta)_i,\quad"
+               r"\theta = \operatorname{ReLU}(W_2 d + b_2) + d,\quad d = \operatorname{ReLU}(W_1 x + b_1) + x"],
         result=r"\nabla_x J\ \text{(composite)} &= \frac{\partial J}{\partial x}\ \text{(chained)}",
         verified=ok,
     )
@@ -436,14 +436,18 @@ class DeepNet(nn.Module):
         """``h`` is (batch, width); when ``keep`` is a list, every block input is appended to it
         with its gradient retained."""
         for block in self.blocks:
-            if keep is not None:
-                h.retain_grad()
-                keep.append(h)
+            self._keep(h, keep)
             h = h + self.branch_scale * block(h) if self.skip else block(h)
-        if keep is not None:
-            h.retain_grad()
-            keep.append(h)
+        self._keep(h, keep)
         return self.head(h)
+
+    @staticmethod
+    def _keep(h: torch.Tensor, keep: list | None) -> None:
+        if keep is None:
+            return
+        if h.requires_grad:
+            h.retain_grad()
+        keep.append(h)
 
 
 def layer_gradient_norms(width: int = 64, depth: int = 30, activation: str = "relu", skip: bool = False,

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from hw5lib import i18n
-from hw5lib.sphinxext.child import build_language
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -62,10 +61,14 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path:
     return pdf
 
 
-def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LANGUAGES, log=print) -> dict:
-    """Build PDFs (optional) then the HTML of both languages; return timings in seconds."""
+def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LANGUAGES, log=print,
+          root: Path = ROOT) -> dict:
+    """Build PDFs (optional) then the HTML of both languages; return timings in seconds.
+
+    ``root`` is the folder holding ``_config.yml`` and ``book/`` (a copy, in the tests)."""
     timings = {}
-    build_dir = ROOT / "_build"
+    root = Path(root).resolve()
+    build_dir = root / "_build"
     cache = build_dir / ".jupyter_cache"
     if pdf:
         chromium = find_chromium()
@@ -73,8 +76,13 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
             started = time.perf_counter()
             outdir = build_dir / "singlehtml" / lang
             log(f"hw5lib: single-page '{lang}' build for the PDF ...")
-            if build_language(ROOT / "book", outdir, lang, cache=cache, builder="singlehtml",
-                              warnings_as_errors=warnings_as_errors) != 0:
+            # one process per language: Sphinx caches translations per process, so a second
+            # language built in the same process would keep the first one's words
+            command = [sys.executable, "-m", "hw5lib.sphinxext.child", "--lang", lang, "--builder", "singlehtml",
+                       "--srcdir", str(root / "book"), "--outdir", str(outdir), "--cache", str(cache)]
+            if warnings_as_errors:
+                command.append("--warnings-as-errors")
+            if subprocess.run(command, cwd=root).returncode != 0:
                 raise BookBuildError(f"The single-page '{lang}' build failed; its log is above.")
             print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
             timings[f"pdf_{lang}"] = time.perf_counter() - started
@@ -83,7 +91,7 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", "book/"]
     if warnings_as_errors:
         command += ["-W", "--keep-going"]
-    result = subprocess.run(command, cwd=ROOT)
+    result = subprocess.run(command, cwd=root)
     if result.returncode != 0:
         raise BookBuildError("The HTML build failed; its log is above.")
     timings["html"] = time.perf_counter() - started

@@ -17,6 +17,7 @@ How it works (see docs in README, "How the bilingual book is built"):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -40,7 +41,34 @@ CHILD_ENV = "HW5LIB_BILINGUAL_CHILD"
 # --- 1. one language per build ------------------------------------------------------------
 
 def _filter_source(app: Sphinx, docname: str, source: list[str]) -> None:
-    source[0] = i18n.filter_language(source[0], app.config.language, source=app.env.doc2path(docname))
+    text = i18n.filter_language(source[0], app.config.language, source=app.env.doc2path(docname))
+    if "```{code-cell}" in text:
+        app.env.hw5lib_notebooks = getattr(app.env, "hw5lib_notebooks", set()) | {docname}
+        # jupyter-cache keys outputs on the notebook's code alone; this hidden cell adds hw5lib's
+        # own source to that key, so changing the library re-runs the chapters that use it
+        text += FINGERPRINT_CELL.format(fingerprint=code_fingerprint())
+    source[0] = text
+
+
+FINGERPRINT_CELL = """
+
+```{{code-cell}} ipython3
+:tags: [remove-cell]
+
+# hw5lib source fingerprint: {fingerprint}
+```
+"""
+
+
+def code_fingerprint(package: Path = HERE.parent) -> str:
+    """sha256 of hw5lib's Python sources, this extension excluded (it changes pages, not results)."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        if HERE in path.parents:
+            continue
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 # --- 2. template context -------------------------------------------------------------------
@@ -147,11 +175,18 @@ class ResultsDirective(SphinxDirective):
         return [results_placeholder()]
 
 
-def _results_outdated(app, env, added, changed, removed):
-    # the table shows other documents' outputs: rewrite it whenever any document was re-read
-    if added or changed or removed:
-        return sorted(getattr(env, "hw5lib_results_docs", set()))
-    return []
+def _outdated(app, env, added, changed, removed):
+    outdated = set()
+    fingerprint = code_fingerprint()
+    if getattr(env, "hw5lib_fingerprint", None) != fingerprint:
+        # hw5lib changed since the last build (or this environment never saw a fingerprint):
+        # every notebook must be read again, which re-executes it under the new cache key
+        outdated |= getattr(env, "hw5lib_notebooks", env.found_docs) & env.found_docs
+    env.hw5lib_fingerprint = fingerprint
+    # the results table shows other documents' outputs: rewrite it whenever any document is re-read
+    if added or changed or removed or outdated:
+        outdated |= getattr(env, "hw5lib_results_docs", set())
+    return sorted(outdated)
 
 
 def _fill_results(app: Sphinx, doctree, docname: str) -> None:
@@ -233,7 +268,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("source-read", _filter_source)
     app.connect("html-page-context", _page_context)
     app.connect("build-finished", _build_other_languages)
-    app.connect("env-get-outdated", _results_outdated)
+    app.connect("env-get-outdated", _outdated)
     app.connect("doctree-resolved", _fill_results)
     app.add_node(results_placeholder)
     app.add_directive("hw5lib-results", ResultsDirective)

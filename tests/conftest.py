@@ -1,0 +1,34 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Screenshots and PDF pages the tests save for a person to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return os.environ.get("HW5LIB_CHROMIUM")
+
+
+@pytest.fixture(scope="session")
+def project_copy(tmp_path_factory) -> Path:
+    """A copy of the book's sources, so that test builds never touch the user's _build."""
+    target = tmp_path_factory.mktemp("project")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, target / name)
+    shutil.copytree(ROOT / "book", target / "book", symlinks=True,
+                    ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    return target

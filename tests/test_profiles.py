@@ -1,0 +1,59 @@
+import pytest
+
+from hw5lib import chapters, profiles
+from hw5lib.device import pick_device
+from hw5lib.profiles import ParameterError
+
+
+def test_profiles_set_the_defaults():
+    q2 = chapters.get("q2")
+    smoke, quick, full = (q2.resolve(profile, {}) for profile in profiles.PROFILES)
+    assert smoke.depth < quick.depth < full.depth
+    assert quick.profile == "quick" and quick.seed == 0
+    assert quick.device == "cpu" or quick.device.startswith(("cuda", "mps"))
+
+
+def test_given_values_override_and_are_converted():
+    params = chapters.get("q2").resolve("smoke", {"depth": "12", "check_widths": "[2, 4]", "seed": 3.0})
+    assert params.depth == 12 and params.check_widths == [2, 4] and params.seed == 3
+    assert params.as_dict()["profile"] == "smoke"
+
+
+def test_notebook_namespace_is_read():
+    params = chapters.chapter_parameters("q2", {"profile": "smoke", "depth": None, "width": 8, "other": 1})
+    assert params.width == 8 and params.depth == chapters.get("q2").resolve("smoke", {}).depth
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"depth": "deep"}, "Parameter 'depth' must be an integer, got 'deep'."),
+    ({"depth": 1}, "Parameter 'depth' must be at least 2, got 1."),
+    ({"width": 10**9}, "Parameter 'width' must be at most 8192"),
+    ({"check_widths": []}, "Parameter 'check_widths' must be a non-empty list of integers"),
+    ({"check_widths": "2,x"}, "Parameter 'check_widths' must be a non-empty list of integers"),
+    ({"seed": -1}, "Parameter 'seed' must be at least 0"),
+    ({"depth": True}, "Parameter 'depth' must be an integer"),
+    ({"widht": 3}, "Unknown parameter 'widht'; this chapter takes: profile, batch,"),
+    ({"device": "tpu"}, "Parameter 'device' must be auto, cpu, cuda, cuda:N or mps, got 'tpu'."),
+])
+def test_bad_values_name_the_parameter(given, message):
+    with pytest.raises(ParameterError) as error:
+        chapters.get("q2").resolve("quick", given)
+    assert str(error.value).startswith(message)
+    assert str(error.value).count(".") >= 1 and "\n" not in str(error.value)
+
+
+def test_unknown_profile_and_chapter():
+    with pytest.raises(ParameterError, match="Parameter 'profile' must be one of smoke, quick, full, got 'fast'"):
+        chapters.get("q2").resolve("fast", {})
+    with pytest.raises(ParameterError, match="Unknown chapter 'q9'; the chapters are: q2"):
+        chapters.get("q9")
+
+
+def test_device_choice():
+    import torch
+
+    assert pick_device("cpu") == "cpu"
+    assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else pick_device("auto"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="no CUDA GPU is visible"):
+            pick_device("cuda")

@@ -1,0 +1,83 @@
+import json
+import os
+
+import pytest
+
+from hw5lib import io, results
+
+
+def make_record():
+    record = results.ChapterResults("q2", {"fa": "سوال ۲", "en": "Q2"})
+    record.add("accuracy", 0.9731, fa="دقت", en="accuracy", fmt="{:.1%}", reported=0.40)
+    record.add("error", 1.5e-15, fa="خطا", en="error", fmt="{:.1e}")
+    return record
+
+
+def test_duplicate_metric_is_refused():
+    record = make_record()
+    with pytest.raises(ValueError, match="'accuracy' was already added"):
+        record.add("accuracy", 1.0, fa="x", en="x")
+
+
+def test_mimebundle_round_trip_through_json():
+    record = make_record()
+    bundle = record._repr_mimebundle_()
+    prefixed = {f"application/papermill.record/{mime}": value for mime, value in bundle.items()}
+    back = results.ChapterResults.from_mimebundle(json.loads(json.dumps(prefixed)))
+    assert back == record
+
+
+def test_mimebundle_without_results_is_an_error():
+    with pytest.raises(ValueError, match="no application/vnd.hw5lib.results\\+json"):
+        results.ChapterResults.from_mimebundle({"text/plain": "x"})
+
+
+def test_summary_table_in_both_languages():
+    record = make_record()
+    en = results.summary_table([("q2_vanishing", record)], "en")
+    fa = results.summary_table([("q2_vanishing", record)], "fa")
+    assert en["header"] == ["Chapter", "Quantity", "This book", "Report"]
+    assert en["rows"][0] == [("Q2", "q2_vanishing"), "accuracy", "97.3%", "40.0%"]
+    assert en["rows"][1][2:] == ["1.5e-15", "—"]
+    assert fa["rows"][0][1:] == ["دقت", "۹۷٫۳%", "۴۰٫۰%"]
+    assert results.summary_table([], "en")["rows"] == []
+
+
+def test_publish_writes_results_json_in_a_run(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RUN_DIR_ENV, str(tmp_path))
+    record = make_record()
+    record.parameters = {"seed": 5}
+    path = record.publish()
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["metrics"][0]["value"] == 0.9731
+    assert saved["provenance"]["seed"] == 5
+    assert set(saved["provenance"]) >= {"git", "packages", "hardware", "python", "data"}
+    assert "torch" in saved["provenance"]["packages"]
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "results.json"
+    target.write_text("old")
+
+    with pytest.raises(TypeError):
+        io.atomic_write_bytes(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_folder_is_one_sentence(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    with pytest.raises(OSError, match="Cannot write to .*choose a writable output folder"):
+        io.atomic_write_text(locked / "x.json", "{}")
+
+
+def test_output_folder_that_cannot_exist_is_one_sentence(tmp_path):
+    """Works as root too: the 'folder' is a file, so nothing can be written beneath it."""
+    blocker = tmp_path / "runs"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(OSError, match="Cannot write to .*choose a writable output folder"):
+        io.atomic_write_text(blocker / "q2" / "results.json", "{}")
+    assert blocker.read_text() == "a file, not a folder"
