@@ -86,10 +86,26 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
         }
         for other in others
     ]
+    _drop_duplicate_scripts(context)
     pdf = _pdf_path(app)
     context["hw5lib_pdf_url"] = ("../" * pagename.count("/") + f"_downloads/{pdf.name}") if pdf.exists() else ""
     # pages rendered in this build: build-finished sets their direction
     app.builder.hw5lib_rendered = getattr(app.builder, "hw5lib_rendered", set()) | {pagename}
+
+
+def _drop_duplicate_scripts(context: dict) -> None:
+    """sphinx-thebe and sphinx-togglebutton register their inline scripts twice (once more, at
+    another priority, when the environment is re-read); a second ``const`` declaration is a
+    SyntaxError in the browser. Keep the first of any scripts with the same file and attributes."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", {})
+        key = (str(getattr(script, "filename", script) or ""), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    if "script_files" in context:
+        context["script_files"] = unique
 
 
 def build_root(app: Sphinx) -> Path:
@@ -250,6 +266,9 @@ def _config_inited(app: Sphinx, config) -> None:
     title = (config.hw5lib_titles or {}).get(config.language)
     if title:
         config.html_title = config.project = title
+    # theme words that are options rather than translations (e.g. the page-contents title)
+    language_options = (config.hw5lib_theme_options or {}).get(config.language, {})
+    config.html_theme_options = {**(config.html_theme_options or {}), **language_options}
     found = assets.ensure_all(log=lambda message: LOGGER.info(message))
     config.html_static_path = list(config.html_static_path) + [str(HERE / "static"), str(assets.assets_dir())]
     config.templates_path = [str(HERE / "templates")] + list(config.templates_path)
@@ -264,6 +283,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("hw5lib_primary_language", i18n.PRIMARY_LANGUAGE, "env")
     app.add_config_value("hw5lib_build_other_languages", True, "")
     app.add_config_value("hw5lib_titles", {}, "html")
+    app.add_config_value("hw5lib_theme_options", {}, "html")
     app.connect("config-inited", _config_inited)
     app.connect("source-read", _filter_source)
     app.connect("html-page-context", _page_context)

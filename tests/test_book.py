@@ -1,0 +1,136 @@
+"""Build both books (and their PDFs) from a copy of the sources and read them as a visitor would,
+in real headless Chromium. Screenshots and PDF pages go to tests/artifacts/ for a person to look at."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import chromium_path
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PAGES = [("fa", "index"), ("fa", "q2_vanishing"), ("en", "index"), ("en", "q2_vanishing")]
+
+
+@pytest.fixture(scope="module")
+def built(project_copy):
+    if chromium_path() is None:
+        pytest.skip("no Chromium: install Debian's chromium (scripts/setup does)")
+    from hw5lib import book
+
+    book.build(pdf=True, warnings_as_errors=True, root=project_copy, log=lambda message: None)
+    return project_copy / "_build"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield launched
+        launched.close()
+
+
+def page_path(build: Path, lang: str, page: str) -> Path:
+    return build / "html" / ("" if lang == "fa" else "en") / f"{page}.html"
+
+
+@pytest.fixture()
+def visit(browser, built):
+    """Open a page offline; return it with the console errors and the network requests it made."""
+    opened = []
+
+    def _visit(lang, page):
+        context = browser.new_context(viewport={"width": 1300, "height": 900})
+        tab = context.new_page()
+        log = {"errors": [], "remote": []}
+        tab.on("console", lambda message: message.type == "error" and log["errors"].append(message.text))
+        tab.on("pageerror", lambda error: log["errors"].append(str(error)))
+        tab.on("requestfailed", lambda request: log["errors"].append(f"failed: {request.url}"))
+        tab.on("request", lambda request: request.url.startswith(("http:", "https:")) and log["remote"].append(request.url))
+        tab.goto(page_path(built, lang, page).as_uri())
+        tab.wait_for_load_state("networkidle")
+        if page != "index":
+            tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise "
+                                  "&& document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
+        opened.append(context)
+        return tab, log
+
+    yield _visit
+    for context in opened:
+        context.close()
+
+
+@pytest.mark.parametrize("lang, page", PAGES)
+def test_page_reads_right(visit, artifacts, lang, page):
+    tab, log = visit(lang, page)
+    html = tab.locator("html")
+    assert html.get_attribute("lang") == lang
+    assert html.get_attribute("dir") == ("rtl" if lang == "fa" else "ltr")
+    tab.screenshot(path=str(artifacts / f"{lang}-{page}.png"), full_page=True)
+    text = tab.locator("article").inner_text()
+    assert "$$" not in text and "\\begin{aligned}" not in text, "raw TeX left on the page"
+    images = tab.eval_on_selector_all("article img", "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth > 0])")
+    assert all(ok for _, ok in images), [src for src, ok in images if not ok]
+    if page == "q2_vanishing":
+        assert len(images) == 2  # gradient norms and training curves (the error table is HTML)
+        assert tab.locator("mjx-container").count() > 10
+        heading = tab.locator("article h1").first.inner_text()
+        assert ("محو نشویم" in heading) if lang == "fa" else ("not vanish" in heading)
+    if lang == "fa":
+        font = tab.evaluate("getComputedStyle(document.querySelector('article p')).fontFamily")
+        assert "Vazirmatn" in font
+        loaded = tab.evaluate("document.fonts.ready.then(() => [...document.fonts]"
+                              ".filter(f => f.family.includes('Vazirmatn') && f.status === 'loaded').length)")
+        assert loaded >= 1, "the Vazirmatn web font did not load"
+        code_direction = tab.evaluate("getComputedStyle(document.querySelector('div.highlight pre') "
+                                      "|| document.body).direction")
+        assert code_direction == "ltr" or page == "index"
+    assert log["remote"] == [], f"fetched from the network: {log['remote']}"
+    assert log["errors"] == [], log["errors"]
+
+
+@pytest.mark.parametrize("lang, page", PAGES)
+def test_switch_lands_on_the_same_page_in_the_other_language(visit, lang, page):
+    tab, _ = visit(lang, page)
+    other = "en" if lang == "fa" else "fa"
+    tab.locator("article .hw5lib-switch, .bd-header-article .hw5lib-switch").first.click()
+    tab.wait_for_load_state("load")
+    assert tab.url.endswith(("/en/" if other == "en" else "/html/") + f"{page}.html"), tab.url
+    assert tab.locator("html").get_attribute("lang") == other
+
+
+def test_results_table_is_filled_from_the_chapter(visit):
+    tab, _ = visit("en", "index")
+    table = tab.locator("table.hw5lib-results")
+    assert table.count() == 1
+    cells = table.inner_text()
+    assert "Q2: Let's not vanish" in cells and "final training loss, residual" in cells
+    tab_fa, _ = visit("fa", "index")
+    assert "هزینهٔ پایانی آموزش" in tab_fa.locator("table.hw5lib-results").inner_text()
+
+
+@pytest.mark.parametrize("lang, words", [("fa", ["پس‌انتشار", "شبکه"]), ("en", ["not vanish", "Fig. 1"])])
+def test_pdf_per_language(built, artifacts, lang, words):
+    pdf = built / "pdf" / f"hw5lib-{lang}.pdf"
+    assert pdf.stat().st_size > 50_000
+    assert (built / "html" / ("" if lang == "fa" else "en") / "_downloads" / pdf.name).exists()
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils not installed")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    normalised = text.replace("\u200c", "")
+    for word in words:
+        assert word.replace("\u200c", "") in normalised, word
+    if lang == "en":
+        assert "شکل" not in text, "Persian words in the English PDF"
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    if lang == "fa":
+        assert "Vazirmatn" in fonts
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "4", str(pdf), str(artifacts / f"pdf-{lang}")],
+                   check=True)
