@@ -61,14 +61,50 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path:
     return pdf
 
 
+def stage_runs(runs, root: Path = ROOT) -> Path:
+    """A copy of ``book/`` in which each run's chapter is that run's executed notebook.
+
+    The notebook is marked not to be executed again, so the book shows the run's own outputs (a
+    ``full`` run made on a GPU, say) while every other chapter executes as usual. Returns the
+    staged source folder, which sits under ``_build`` so jupyter-book still finds ``_config.yml``.
+    """
+    import json
+
+    from hw5lib import chapters
+
+    root = Path(root).resolve()
+    staged = root / "_build" / "staged" / "book"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(root / "book", staged, ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    for run in runs:
+        run = Path(run)
+        results = run / "results.json"
+        if not results.is_file():
+            raise BookBuildError(f"{run} is not a finished run folder (no results.json); give a folder that "
+                                 "`python -m hw5lib run` made.")
+        name = json.loads(results.read_text(encoding="utf-8"))["chapter"]
+        chapter = chapters.get(name)
+        executed = run / f"{name}.ipynb"
+        if not executed.is_file():
+            raise BookBuildError(f"{run} has no executed notebook {executed.name}.")
+        notebook = json.loads(executed.read_text(encoding="utf-8"))
+        notebook.setdefault("metadata", {}).setdefault("mystnb", {})["execution_mode"] = "off"
+        target = staged / Path(chapter.notebook).with_suffix(".ipynb")
+        (staged / chapter.notebook).unlink()
+        target.write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
+    return staged
+
+
 def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LANGUAGES, log=print,
-          root: Path = ROOT) -> dict:
+          root: Path = ROOT, runs=()) -> dict:
     """Build PDFs (optional) then the HTML of both languages; return timings in seconds.
 
-    ``root`` is the folder holding ``_config.yml`` and ``book/`` (a copy, in the tests)."""
+    ``root`` is the folder holding ``_config.yml`` and ``book/`` (a copy, in the tests); ``runs``
+    are run folders whose executed chapters replace the book's own execution."""
     timings = {}
     root = Path(root).resolve()
     build_dir = root / "_build"
+    source = stage_runs(runs, root) if runs else root / "book"
     cache = build_dir / ".jupyter_cache"
     if pdf:
         chromium = find_chromium()
@@ -79,7 +115,7 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
             # one process per language: Sphinx caches translations per process, so a second
             # language built in the same process would keep the first one's words
             command = [sys.executable, "-m", "hw5lib.sphinxext.child", "--lang", lang, "--builder", "singlehtml",
-                       "--srcdir", str(root / "book"), "--outdir", str(outdir), "--cache", str(cache)]
+                       "--srcdir", str(source), "--outdir", str(outdir), "--cache", str(cache)]
             if warnings_as_errors:
                 command.append("--warnings-as-errors")
             if subprocess.run(command, cwd=root).returncode != 0:
@@ -87,8 +123,9 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
             print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
             timings[f"pdf_{lang}"] = time.perf_counter() - started
     started = time.perf_counter()
-    log("hw5lib: HTML build of both languages (jupyter-book build book/) ...")
-    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", "book/"]
+    log(f"hw5lib: HTML build of both languages (jupyter-book build {source.relative_to(root)}/) ...")
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+               str(source.relative_to(root))]
     if warnings_as_errors:
         command += ["-W", "--keep-going"]
     result = subprocess.run(command, cwd=root)

@@ -38,7 +38,7 @@ def _run(args) -> int:
 def _book(args) -> int:
     from hw5lib import book
 
-    timings = book.build(pdf=not args.no_pdf, warnings_as_errors=args.strict)
+    timings = book.build(pdf=not args.no_pdf, warnings_as_errors=args.strict, runs=args.from_run or ())
     summary = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
     print(f"hw5lib: book built in _build/html (Persian) and _build/html/en (English); {summary}")
     return 0
@@ -78,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     book = commands.add_parser("book", help="build both languages as HTML, and a PDF of each")
     book.add_argument("--no-pdf", action="store_true", help="HTML only")
     book.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors (CI)")
+    book.add_argument("--from-run", type=Path, action="append", metavar="RUN_DIR",
+                      help="show this run's executed chapter instead of executing it (repeatable)")
     book.set_defaults(handler=_book)
 
     listing = commands.add_parser("chapters", help="list chapters and their parameters")

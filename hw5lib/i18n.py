@@ -132,3 +132,17 @@ def localise_number(text: str, lang: str) -> str:
 
 
 LANGUAGE_NAMES = {"fa": "فارسی", "en": "English"}
+
+
+def filter_notebook_json(text: str, lang: str, source: str = "<notebook>") -> str:
+    """``filter_language`` for an .ipynb document (an executed run): markdown cells are filtered,
+    code cells and their outputs are left exactly as they were."""
+    import json
+
+    notebook = json.loads(text)
+    for index, cell in enumerate(notebook.get("cells", [])):
+        if cell.get("cell_type") != "markdown":
+            continue
+        body = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        cell["source"] = filter_language(body, lang, source=f"{source} (cell {index})")
+    return json.dumps(notebook, ensure_ascii=False)

@@ -102,8 +102,8 @@ class ChapterResults:
 
 
 _HEADER = {
-    "fa": ["فصل", "کمیت", "این کتاب", "گزارش"],
-    "en": ["Chapter", "Quantity", "This book", "Report"],
+    "fa": ["فصل", "اجرا", "کمیت", "این کتاب", "گزارش"],
+    "en": ["Chapter", "Run", "Quantity", "This book", "Report"],
 }
 _EMPTY = {
     "fa": "هنوز هیچ فصلی اجرا نشده است.",
@@ -112,13 +112,16 @@ _EMPTY = {
 
 
 def summary_table(records: list[tuple[str, ChapterResults]], lang: str) -> dict:
-    """Rows of (chapter link, metric, our value, reported value) in ``lang``."""
+    """Rows of (chapter link, run, metric, our value, reported value) in ``lang``; the run says
+    which profile and device produced the numbers."""
     i18n.check_language(lang)
     rows = []
     for docname, record in records:
+        run = " · ".join(str(record.parameters[key]) for key in ("profile", "device") if key in record.parameters)
         for index, metric in enumerate(record.metrics):
-            chapter = (record.title.get(lang, record.chapter), docname) if index == 0 else ""
-            rows.append([chapter, metric.label[lang], metric.formatted(metric.value, lang),
+            first = index == 0
+            rows.append([(record.title.get(lang, record.chapter), docname) if first else "", run if first else "",
+                         metric.label[lang], metric.formatted(metric.value, lang),
                          metric.formatted(metric.reported, lang)])
     return {"header": _HEADER[lang], "rows": rows, "empty": _EMPTY[lang]}
 

@@ -134,3 +134,21 @@ def test_pdf_per_language(built, artifacts, lang, words):
         assert "Vazirmatn" in fonts
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "4", str(pdf), str(artifacts / f"pdf-{lang}")],
                    check=True)
+
+
+def test_book_from_a_run_shows_that_run(project_copy, tmp_path):
+    """A run's executed chapter replaces the chapter's execution in the book, outputs and all."""
+    import json
+
+    from hw5lib import book, runner
+
+    run_dir = runner.run_chapter("q2", "smoke", {"depth": 7, "train_steps": 5}, output=tmp_path, progress=False)
+    book.build(pdf=False, root=project_copy, runs=[run_dir], log=lambda message: None)
+    page = (project_copy / "_build" / "html" / "en" / "q2_vanishing.html").read_text(encoding="utf-8")
+    assert "a stack of 7 layers" in page.replace("\n", " ")
+    intro = (project_copy / "_build" / "html" / "en" / "index.html").read_text(encoding="utf-8")
+    assert "smoke · " in intro  # the results table says which run the numbers came from
+    staged = project_copy / "_build" / "staged" / "book"
+    assert json.loads((staged / "q2_vanishing.ipynb").read_text())["metadata"]["mystnb"]["execution_mode"] == "off"
+    with pytest.raises(book.BookBuildError, match="not a finished run folder"):
+        book.stage_runs([tmp_path / "nothing-here"], project_copy)

@@ -7,7 +7,7 @@ from hw5lib import io, results
 
 
 def make_record():
-    record = results.ChapterResults("q2", {"fa": "سوال ۲", "en": "Q2"})
+    record = results.ChapterResults("q2", {"fa": "سوال ۲", "en": "Q2"}, parameters={"profile": "full", "device": "cuda"})
     record.add("accuracy", 0.9731, fa="دقت", en="accuracy", fmt="{:.1%}", reported=0.40)
     record.add("error", 1.5e-15, fa="خطا", en="error", fmt="{:.1e}")
     return record
@@ -36,10 +36,10 @@ def test_summary_table_in_both_languages():
     record = make_record()
     en = results.summary_table([("q2_vanishing", record)], "en")
     fa = results.summary_table([("q2_vanishing", record)], "fa")
-    assert en["header"] == ["Chapter", "Quantity", "This book", "Report"]
-    assert en["rows"][0] == [("Q2", "q2_vanishing"), "accuracy", "97.3%", "40.0%"]
-    assert en["rows"][1][2:] == ["1.5e-15", "—"]
-    assert fa["rows"][0][1:] == ["دقت", "۹۷٫۳%", "۴۰٫۰%"]
+    assert en["header"] == ["Chapter", "Run", "Quantity", "This book", "Report"]
+    assert en["rows"][0] == [("Q2", "q2_vanishing"), "full · cuda", "accuracy", "97.3%", "40.0%"]
+    assert en["rows"][1] == ["", "", "error", "1.5e-15", "—"]
+    assert fa["rows"][0][2:] == ["دقت", "۹۷٫۳%", "۴۰٫۰%"]
     assert results.summary_table([], "en")["rows"] == []
 
 

@@ -41,7 +41,11 @@ CHILD_ENV = "HW5LIB_BILINGUAL_CHILD"
 # --- 1. one language per build ------------------------------------------------------------
 
 def _filter_source(app: Sphinx, docname: str, source: list[str]) -> None:
-    text = i18n.filter_language(source[0], app.config.language, source=app.env.doc2path(docname))
+    path = str(app.env.doc2path(docname))
+    if path.endswith(".ipynb"):  # an executed run (``hw5lib book --from-run``): outputs kept as they are
+        source[0] = i18n.filter_notebook_json(source[0], app.config.language, source=path)
+        return
+    text = i18n.filter_language(source[0], app.config.language, source=path)
     if "```{code-cell}" in text:
         app.env.hw5lib_notebooks = getattr(app.env, "hw5lib_notebooks", set()) | {docname}
         # jupyter-cache keys outputs on the notebook's code alone; this hidden cell adds hw5lib's

@@ -1,0 +1,85 @@
+"""Every chapter executes end to end on the smoke profile, through the same CLI a user types."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hw5lib import chapters
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "hw5lib", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=900)
+
+
+def metrics(run_dir):
+    saved = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    return {metric["key"]: metric["value"] for metric in saved["metrics"]}, saved
+
+
+@pytest.mark.parametrize("name", sorted(chapters.CHAPTERS))
+def test_chapter_runs_on_smoke_and_is_deterministic(name, tmp_path):
+    first = run_cli("run", name, "--profile", "smoke", "--quiet", "--output", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_cli("run", name, "--profile", "smoke", "--quiet", "--output", str(tmp_path / "b"))
+    assert second.returncode == 0, second.stderr[-3000:]
+    (run_a,), (run_b,) = (tmp_path / "a").iterdir(), (tmp_path / "b").iterdir()
+    assert run_a.name.startswith(f"{name}-")
+    values_a, saved = metrics(run_a)
+    values_b, _ = metrics(run_b)
+    assert values_a and values_a == values_b, "same parameters and seed must give the same numbers"
+    assert saved["parameters"]["profile"] == "smoke"
+    assert saved["provenance"]["git"].keys() == {"commit", "dirty"}
+    assert saved["provenance"]["seed"] == saved["parameters"]["seed"]
+    assert (run_a / f"{name}.ipynb").exists() and not (run_a / f"{name}.source.ipynb").exists()
+    assert list((run_a / "figures").glob("*.png")), "a chapter saves its figures into the run folder"
+    executed = json.loads((run_a / f"{name}.ipynb").read_text(encoding="utf-8"))
+    tags = [cell.get("metadata", {}).get("tags", []) for cell in executed["cells"] if cell["cell_type"] == "code"]
+    assert "parameters" in tags[0] and "injected-parameters" in tags[1]
+
+
+def test_q2_headline_numbers_make_the_point(tmp_path):
+    result = run_cli("run", "q2", "--profile", "smoke", "--quiet", "--output", str(tmp_path), "-p", "depth", "20",
+                     "-p", "train_steps", "60")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    values, saved = metrics(run_dir)
+    assert saved["parameters"]["depth"] == 20
+    assert values["steps_verified"] == "5/5"
+    assert values["max_abs_error_vs_autograd"] < 1e-10
+    assert values["grad_ratio_plain"] < 1e-3 < values["grad_ratio_residual"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "q2", "-p", "depth", "abc"], "hw5lib: Parameter 'depth' must be an integer, got 'abc'."),
+    (["run", "q2", "-p", "depth", "1"], "hw5lib: Parameter 'depth' must be at least 2, got 1."),
+    (["run", "q2", "-p", "colour", "red"], "hw5lib: Unknown parameter 'colour'"),
+    (["run", "q2", "--profile", "fast"], "hw5lib: Parameter 'profile' must be one of smoke, quick, full, got 'fast'."),
+    (["run", "q2", "-p", "profile", "full"], "hw5lib: Give the profile with --profile, not -p profile."),
+    (["run", "nope"], "hw5lib: Unknown chapter 'nope'; the chapters are:"),
+])
+def test_bad_input_is_one_sentence_and_starts_nothing(args, message, tmp_path):
+    result = run_cli(*args, "--output", str(tmp_path / "runs"))
+    assert result.returncode == 2
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists(), "nothing is created before the parameters are valid"
+
+
+def test_unwritable_output_is_one_sentence(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli("run", "q2", "--profile", "smoke", "--output", str(blocker / "runs"))
+    assert result.returncode == 2
+    assert "Cannot create the run folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_chapters_listing_names_every_parameter():
+    result = run_cli("chapters")
+    assert result.returncode == 0
+    for parameter in chapters.get("q2").all_parameters:
+        assert f"    {parameter.name} (" in result.stdout
