@@ -64,15 +64,22 @@ FINGERPRINT_CELL = """
 """
 
 
-def code_fingerprint(package: Path = HERE.parent) -> str:
-    """sha256 of hw5lib's Python sources, this extension excluded (it changes pages, not results)."""
+def _fingerprint(paths, base: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        if HERE in path.parents:
-            continue
-        digest.update(path.relative_to(package).as_posix().encode())
+    for path in sorted(paths):
+        digest.update(path.relative_to(base).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def code_fingerprint(package: Path = HERE.parent) -> str:
+    """sha256 of hw5lib's Python sources, this extension excluded (it changes pages, not results)."""
+    return _fingerprint((path for path in package.rglob("*.py") if HERE not in path.parents), package)
+
+
+def site_fingerprint() -> str:
+    """sha256 of this extension's own files (code, templates, CSS): they change every page."""
+    return _fingerprint((path for path in HERE.rglob("*") if path.is_file() and "__pycache__" not in path.parts), HERE)
 
 
 # --- 2. template context -------------------------------------------------------------------
@@ -203,6 +210,12 @@ def _outdated(app, env, added, changed, removed):
         # every notebook must be read again, which re-executes it under the new cache key
         outdated |= getattr(env, "hw5lib_notebooks", env.found_docs) & env.found_docs
     env.hw5lib_fingerprint = fingerprint
+    site = site_fingerprint()
+    if getattr(env, "hw5lib_site_fingerprint", None) != site:
+        # templates or CSS changed: Sphinx copies static files and renders pages only when some
+        # page is out of date, so mark them all (re-reading them hits the execution cache)
+        outdated |= env.found_docs
+    env.hw5lib_site_fingerprint = site
     # the results table shows other documents' outputs: rewrite it whenever any document is re-read
     if added or changed or removed or outdated:
         outdated |= getattr(env, "hw5lib_results_docs", set())
@@ -270,9 +283,11 @@ def _config_inited(app: Sphinx, config) -> None:
     title = (config.hw5lib_titles or {}).get(config.language)
     if title:
         config.html_title = config.project = title
-    # theme words that are options rather than translations (e.g. the page-contents title)
-    language_options = (config.hw5lib_theme_options or {}).get(config.language, {})
-    config.html_theme_options = {**(config.html_theme_options or {}), **language_options}
+    # merged, not replaced: jupyter-book computes html_theme_options (launch buttons, repository);
+    # "*" applies to every language, a language's own entry holds words the theme takes as options
+    extra = config.hw5lib_theme_options or {}
+    config.html_theme_options = {**(config.html_theme_options or {}), **extra.get("*", {}),
+                                 **extra.get(config.language, {})}
     found = assets.ensure_all(log=lambda message: LOGGER.info(message))
     config.html_static_path = list(config.html_static_path) + [str(HERE / "static"), str(assets.assets_dir())]
     config.templates_path = [str(HERE / "templates")] + list(config.templates_path)

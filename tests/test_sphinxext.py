@@ -1,0 +1,55 @@
+from types import SimpleNamespace
+
+from hw5lib import sphinxext
+
+
+def fake_env(**attributes):
+    return SimpleNamespace(found_docs={"index", "q2_vanishing", "notes"}, **attributes)
+
+
+def test_first_build_marks_every_notebook_and_remembers_the_fingerprints():
+    env = fake_env(hw5lib_notebooks={"q2_vanishing"})
+    outdated = sphinxext._outdated(None, env, set(), set(), set())
+    assert set(outdated) == env.found_docs  # no site fingerprint yet: every page is rewritten
+    assert env.hw5lib_fingerprint == sphinxext.code_fingerprint()
+    assert env.hw5lib_site_fingerprint == sphinxext.site_fingerprint()
+
+
+def test_nothing_changed_means_nothing_outdated():
+    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.code_fingerprint(),
+                   hw5lib_site_fingerprint=sphinxext.site_fingerprint())
+    assert sphinxext._outdated(None, env, set(), set(), set()) == []
+
+
+def test_library_change_reruns_notebooks_and_the_results_table():
+    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint="old", hw5lib_results_docs={"index"},
+                   hw5lib_site_fingerprint=sphinxext.site_fingerprint())
+    assert sphinxext._outdated(None, env, set(), set(), set()) == ["index", "q2_vanishing"]
+
+
+def test_prose_change_rewrites_the_results_table_only():
+    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.code_fingerprint(),
+                   hw5lib_site_fingerprint=sphinxext.site_fingerprint(), hw5lib_results_docs={"index"})
+    assert sphinxext._outdated(None, env, set(), {"notes"}, set()) == ["index"]
+
+
+def test_fingerprint_follows_file_contents(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1")
+    before = sphinxext._fingerprint([tmp_path / "a.py"], tmp_path)
+    (tmp_path / "a.py").write_text("x = 2")
+    assert sphinxext._fingerprint([tmp_path / "a.py"], tmp_path) != before
+
+
+def test_code_fingerprint_ignores_the_extension_itself():
+    files = [path for path in sphinxext.HERE.parent.rglob("*.py") if sphinxext.HERE not in path.parents]
+    assert files and all("sphinxext" not in path.parts for path in files)
+
+
+def test_identical_scripts_are_kept_once():
+    from sphinx.builders.html._assets import _JavaScript
+
+    scripts = [_JavaScript(None, body="const A = 1"), _JavaScript("x.js", priority=500),
+               _JavaScript("", body="const A = 1", priority=800), _JavaScript("x.js", **{"async": "async"})]
+    context = {"script_files": scripts}
+    sphinxext._drop_duplicate_scripts(context)
+    assert context["script_files"] == [scripts[0], scripts[1], scripts[3]]
