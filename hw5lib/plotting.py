@@ -49,9 +49,11 @@ def publish_figure(name: str, fig) -> Path | None:
 
 
 def publish_table(name: str, frame, headers: dict[str, list[str]], number_format: str = "{:.3g}"):
-    """Glue one copy of ``frame`` per language (``<name>_fa``, ``<name>_en``) with translated
-    headers and digits, so a chapter shows each language its own table from a single run.
-    Inside a ``hw5lib run`` the frame is also saved as ``tables/<name>.csv``."""
+    """Glue one Markdown table per language (``<name>_fa``, ``<name>_en``) with translated headers
+    and digits. A chapter pastes it with ``{glue:md}`` inside a ``{table}`` directive, so it is a
+    real numbered table with a caption in each language. Inside a ``hw5lib run`` the frame is also
+    saved as ``tables/<name>.csv``."""
+    from IPython.display import Markdown
     from myst_nb import glue
 
     from hw5lib import i18n
@@ -64,11 +66,17 @@ def publish_table(name: str, frame, headers: dict[str, list[str]], number_format
     for lang, columns in headers.items():
         if len(columns) != frame.shape[1]:
             raise ValueError(f"Table {name!r} has {frame.shape[1]} columns but {len(columns)} '{lang}' headers.")
-        localised = frame.copy()
-        for column in localised.columns:
-            localised[column] = [
-                i18n.localise_number(number_format.format(value) if isinstance(value, float) else str(value), lang)
-                for value in localised[column]
-            ]
-        localised.columns = columns
-        glue(f"{name}_{lang}", localised.style.hide(axis="index"), display=False)
+        glue(f"{name}_{lang}", Markdown(markdown_table(frame, columns, lang, number_format)), display=False)
+
+
+def markdown_table(frame, columns: list[str], lang: str, number_format: str = "{:.3g}") -> str:
+    """A pipe table of ``frame`` with ``columns`` as headers and numbers in ``lang``'s digits."""
+    from hw5lib import i18n
+
+    def cell(value) -> str:
+        text = number_format.format(value) if isinstance(value, float) else str(value)
+        return i18n.localise_number(text, lang).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
