@@ -265,8 +265,8 @@ def _end_to_end_step(n, x, y, b1, b2, W1, W2) -> DerivationStep:
         ok &= bool(np.allclose(got, expected, rtol=1e-10, atol=1e-12))
     return DerivationStep(
         name="end_to_end",
-        lines=[r"J(x) &= -\textstyle\sum_i y_i \log \operatorname{softmax}(\theta)_i,\quad"
-               r"\theta = \operatorname{ReLU}(W_2 d + b_2) + d,\quad d = \operatorname{ReLU}(W_1 x + b_1) + x"],
+        lines=[r"J(x) &= -\textstyle\sum_i y_i \log \operatorname{softmax}(\theta)_i,",
+               r"\theta &= \operatorname{ReLU}(W_2 d + b_2) + d,\quad d = \operatorname{ReLU}(W_1 x + b_1) + x"],
         result=r"\nabla_x J\ \text{(composite)} &= \frac{\partial J}{\partial x}\ \text{(chained)}",
         verified=ok,
     )
