@@ -152,3 +152,22 @@ def test_book_from_a_run_shows_that_run(project_copy, tmp_path):
     assert json.loads((staged / "q2_vanishing.ipynb").read_text())["metadata"]["mystnb"]["execution_mode"] == "off"
     with pytest.raises(book.BookBuildError, match="not a finished run folder"):
         book.stage_runs([tmp_path / "nothing-here"], project_copy)
+
+
+# Hard-coded in sphinx-book-theme's templates (no translation call): left as they are, in English.
+UNTRANSLATABLE = {"Main", "Page", "Toggle primary sidebar", "Toggle secondary sidebar"}
+
+
+@pytest.mark.parametrize("page", ["index", "q2_vanishing"])
+def test_persian_navigation_is_persian(built, page):
+    import re
+
+    html = page_path(built, "fa", page).read_text(encoding="utf-8")
+    body = re.sub(r"<script.*?</script>", "", html[html.find("<body"):], flags=re.S)
+    labels = set(re.findall(r'(?:title|aria-label|placeholder)="([^"]+)"', body))
+    english = {label for label in labels
+               if re.search(r"[A-Za-z]{3,}", label) and not re.search(r"[\u0600-\u06ff]", label)
+               and label not in UNTRANSLATABLE and label not in {"English", "PDF"}}
+    assert not english, f"English navigation words on a Persian page: {sorted(english)}"
+    for phrase in ("Back to top", "Skip to main content", "Contents", "By hw5lib"):
+        assert phrase not in body

@@ -276,13 +276,35 @@ def _table_node(table: dict, app: Sphinx, docname: str):
     return node
 
 
+def _compile_catalogues() -> Path:
+    """Compile the theme words this package translates (locale/<lang>/LC_MESSAGES/*.po) to .mo
+    files in a cache folder keyed by their content, which Sphinx then merges with the themes'."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    sources = sorted((HERE / "locale").glob("*/LC_MESSAGES/*.po"))
+    target = assets.assets_dir() / f"locale-{_fingerprint(sources, HERE)}"
+    if not target.is_dir():
+        staging = target.with_name(f".{target.name}.{os.getpid()}")
+        for po in sources:
+            mo = staging / po.relative_to(HERE / "locale").with_suffix(".mo")
+            mo.parent.mkdir(parents=True, exist_ok=True)
+            with po.open("rb") as source, mo.open("wb") as compiled:
+                write_mo(compiled, read_po(source))
+        try:
+            staging.rename(target)
+        except OSError:  # another build compiled them first
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 # --- set-up ------------------------------------------------------------------------------------
 
 def _config_inited(app: Sphinx, config) -> None:
     i18n.check_language(config.language)
-    title = (config.hw5lib_titles or {}).get(config.language)
-    if title:
-        config.html_title = config.project = title
+    # per-language configuration values (title, author, ...): one book's words, not the other's
+    for name, value in (config.hw5lib_language_config or {}).get(config.language, {}).items():
+        config[name] = value
     # merged, not replaced: jupyter-book computes html_theme_options (launch buttons, repository);
     # "*" applies to every language, a language's own entry holds words the theme takes as options
     extra = config.hw5lib_theme_options or {}
@@ -301,7 +323,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("hw5lib_languages", list(i18n.LANGUAGES), "env")
     app.add_config_value("hw5lib_primary_language", i18n.PRIMARY_LANGUAGE, "env")
     app.add_config_value("hw5lib_build_other_languages", True, "")
-    app.add_config_value("hw5lib_titles", {}, "html")
+    app.add_config_value("hw5lib_language_config", {}, "html")
     app.add_config_value("hw5lib_theme_options", {}, "html")
     app.connect("config-inited", _config_inited)
     app.connect("source-read", _filter_source)
@@ -309,6 +331,9 @@ def setup(app: Sphinx) -> dict:
     app.connect("build-finished", _build_other_languages)
     app.connect("env-get-outdated", _outdated)
     app.connect("doctree-resolved", _fill_results)
+    locale = _compile_catalogues()
+    for catalogue in ("sphinx", "booktheme"):
+        app.add_message_catalog(catalogue, str(locale))
     app.add_node(results_placeholder)
     app.add_directive("hw5lib-results", ResultsDirective)
     app.add_css_file("hw5lib.css")
