@@ -1,36 +1,50 @@
 from types import SimpleNamespace
 
+import pytest
+
 from hw5lib import sphinxext
 
 
 def fake_env(**attributes):
+    attributes.setdefault("hw5lib_pdf_available", False)
     return SimpleNamespace(found_docs={"index", "q2_vanishing", "notes"}, **attributes)
 
 
-def test_first_build_marks_every_notebook_and_remembers_the_fingerprints():
+def fake_app(tmp_path, language="fa"):
+    config = SimpleNamespace(language=language)
+    mystnb = SimpleNamespace(execution_cache_path=str(tmp_path / "_build" / ".jupyter_cache"))
+    return SimpleNamespace(config=config, env=SimpleNamespace(mystnb_config=mystnb))
+
+
+@pytest.fixture()
+def app(tmp_path):
+    return fake_app(tmp_path)
+
+
+def test_first_build_marks_every_notebook_and_remembers_the_fingerprints(app):
     env = fake_env(hw5lib_notebooks={"q2_vanishing"})
-    outdated = sphinxext._outdated(None, env, set(), set(), set())
+    outdated = sphinxext._outdated(app, env, set(), set(), set())
     assert set(outdated) == env.found_docs  # no site fingerprint yet: every page is rewritten
     assert env.hw5lib_fingerprint == sphinxext.code_fingerprint()
     assert env.hw5lib_site_fingerprint == sphinxext.site_fingerprint()
 
 
-def test_nothing_changed_means_nothing_outdated():
+def test_nothing_changed_means_nothing_outdated(app):
     env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.code_fingerprint(),
                    hw5lib_site_fingerprint=sphinxext.site_fingerprint())
-    assert sphinxext._outdated(None, env, set(), set(), set()) == []
+    assert sphinxext._outdated(app, env, set(), set(), set()) == []
 
 
-def test_library_change_reruns_notebooks_and_the_results_table():
+def test_library_change_reruns_notebooks_and_the_results_table(app):
     env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint="old", hw5lib_results_docs={"index"},
                    hw5lib_site_fingerprint=sphinxext.site_fingerprint())
-    assert sphinxext._outdated(None, env, set(), set(), set()) == ["index", "q2_vanishing"]
+    assert sphinxext._outdated(app, env, set(), set(), set()) == ["index", "q2_vanishing"]
 
 
-def test_prose_change_rewrites_the_results_table_only():
+def test_prose_change_rewrites_the_results_table_only(app):
     env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.code_fingerprint(),
                    hw5lib_site_fingerprint=sphinxext.site_fingerprint(), hw5lib_results_docs={"index"})
-    assert sphinxext._outdated(None, env, set(), {"notes"}, set()) == ["index"]
+    assert sphinxext._outdated(app, env, set(), {"notes"}, set()) == ["index"]
 
 
 def test_fingerprint_follows_file_contents(tmp_path):
@@ -53,3 +67,14 @@ def test_identical_scripts_are_kept_once():
     context = {"script_files": scripts}
     sphinxext._drop_duplicate_scripts(context)
     assert context["script_files"] == [scripts[0], scripts[1], scripts[3]]
+
+
+def test_a_new_pdf_rewrites_every_page_to_link_it(app, tmp_path):
+    env = fake_env(hw5lib_notebooks=set(), hw5lib_fingerprint=sphinxext.code_fingerprint(),
+                   hw5lib_site_fingerprint=sphinxext.site_fingerprint())
+    assert sphinxext._outdated(app, env, set(), set(), set()) == []
+    pdf = tmp_path / "_build" / "pdf" / "hw5lib-fa.pdf"
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-1.4")
+    assert set(sphinxext._outdated(app, env, set(), set(), set())) == env.found_docs
+    assert sphinxext._outdated(app, env, set(), set(), set()) == []

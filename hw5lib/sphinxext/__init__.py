@@ -5,8 +5,8 @@ How it works (see docs in README, "How the bilingual book is built"):
 1. ``source-read``: every document is filtered to the build's ``language`` with
    :func:`hw5lib.i18n.filter_language`; code cells are untouched, so both builds hash to the same
    notebooks and jupyter-cache executes each chapter once.
-2. ``html-page-context``: each page gets ``hw5lib_*`` template variables (direction, the URL of
-   the same page in the other language, the PDF) used by ``lang-switch.html``.
+2. ``html-page-context``: each page gets ``hw5lib_*`` template variables (the URL of the same
+   page in the other language, the PDF) used by ``lang-switch.html``.
 3. ``build-finished``: the pages written in this build get ``dir`` on their ``<html>`` tag, and
    the primary build (Persian, at the site root) runs the other language's build into ``en/``
    in a child process, sharing the execution cache. So a plain ``jupyter-book build book/``
@@ -87,8 +87,6 @@ def site_fingerprint() -> str:
 def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     lang = app.config.language
     others = [other for other in app.config.hw5lib_languages if other != lang]
-    context["hw5lib_lang"] = lang
-    context["hw5lib_dir"] = i18n.text_direction(lang)
     context["hw5lib_switches"] = [
         {
             "lang": other,
@@ -216,6 +214,10 @@ def _outdated(app, env, added, changed, removed):
         # page is out of date, so mark them all (re-reading them hits the execution cache)
         outdated |= env.found_docs
     env.hw5lib_site_fingerprint = site
+    pdf_available = _pdf_path(app).exists()
+    if getattr(env, "hw5lib_pdf_available", None) != pdf_available:
+        outdated |= env.found_docs  # every page links to its language's PDF, or must stop doing so
+    env.hw5lib_pdf_available = pdf_available
     # the results table shows other documents' outputs: rewrite it whenever any document is re-read
     if added or changed or removed or outdated:
         outdated |= getattr(env, "hw5lib_results_docs", set())
