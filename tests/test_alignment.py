@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from hw5lib import alignment, divergences
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    """Source and target differing in mean, scale and correlation."""
+    rng = np.random.default_rng(0)
+    target = rng.multivariate_normal([0, 0, 0], [[1, .6, 0], [.6, 1, 0], [0, 0, 1]], size=800)
+    source = rng.multivariate_normal([2, -1, 0], [[4, 0, 0], [0, .25, 0], [0, 0, 2]], size=800)
+    return source, target
+
+
+@pytest.mark.parametrize("method", [
+    alignment.Standardize(to_target=True), alignment.QuantileMatch(), alignment.Coral(),
+    alignment.MMDAffine(steps=150, lr=0.05, batch=200),
+])
+def test_every_method_brings_the_source_closer(method, shifted):
+    source, target = shifted
+    before = divergences.mmd2(source[:300], target[:300])
+    after = divergences.mmd2(method.fit_transform(source, target)[:300], target[:300])
+    assert after < 0.5 * before
+
+
+def test_coral_matches_the_target_covariance(shifted):
+    source, target = shifted
+    mapped = alignment.Coral(eps=0.0).fit_transform(source, target)
+    np.testing.assert_allclose(np.cov(mapped, rowvar=False), np.cov(target, rowvar=False), atol=1e-8)
+    np.testing.assert_allclose(mapped.mean(0), target.mean(0), atol=1e-10)
+
+
+def test_mmd_affine_loss_falls_and_is_reproducible(shifted):
+    source, target = shifted
+    first = alignment.MMDAffine(steps=60, seed=3).fit(source, target)
+    second = alignment.MMDAffine(steps=60, seed=3).fit(source, target)
+    assert first.loss_curve_[-10:].mean() < 0.3 * first.loss_curve_[:5].mean()
+    np.testing.assert_array_equal(first.loss_curve_, second.loss_curve_)
+
+
+def test_cmvn_normalises_each_group():
+    rng = np.random.default_rng(1)
+    features = np.vstack([rng.normal(5, 3, (50, 2)), rng.normal(-2, 0.5, (70, 2))])
+    groups = np.array(["a"] * 50 + ["b"] * 70)
+    out = alignment.cmvn(features, groups)
+    for group in "ab":
+        np.testing.assert_allclose(out[groups == group].mean(0), 0, atol=1e-10)
+        np.testing.assert_allclose(out[groups == group].std(0), 1, atol=1e-6)
+    with pytest.raises(divergences.DistributionError, match="'groups' must label each of the 120 rows"):
+        alignment.cmvn(features, groups[:3])
+
+
+def test_smoothing_keeps_shape_and_mean_and_narrows_spread():
+    rng = np.random.default_rng(2)
+    sequence = rng.normal(size=(400, 3))
+    smoothed = alignment.Smooth(7).transform(sequence)
+    assert smoothed.shape == sequence.shape
+    assert np.all(smoothed.std(0) < 0.6 * sequence.std(0))
+    np.testing.assert_allclose(smoothed.mean(0), sequence.mean(0), atol=0.05)
+    with pytest.raises(divergences.DistributionError, match="'width' must be a positive integer"):
+        alignment.Smooth(0)
+
+
+def test_misuse_is_explained(shifted):
+    source, target = shifted
+    with pytest.raises(RuntimeError, match="Coral is not fitted; call fit"):
+        alignment.Coral().transform(source)
+    with pytest.raises(divergences.DistributionError, match="'source' has 3 features and 'target' 2"):
+        alignment.Coral().fit(source, target[:, :2])
+    with pytest.raises(divergences.DistributionError, match=r"expected features of shape \(n, 3\)"):
+        alignment.Coral().fit(source, target).transform(source[:, :2])
