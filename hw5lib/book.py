@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from hw5lib import i18n
+from hw5lib.sphinxext.child import run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -112,13 +113,7 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
             started = time.perf_counter()
             outdir = build_dir / "singlehtml" / lang
             log(f"hw5lib: single-page '{lang}' build for the PDF ...")
-            # one process per language: Sphinx caches translations per process, so a second
-            # language built in the same process would keep the first one's words
-            command = [sys.executable, "-m", "hw5lib.sphinxext.child", "--lang", lang, "--builder", "singlehtml",
-                       "--srcdir", str(source), "--outdir", str(outdir), "--cache", str(cache)]
-            if warnings_as_errors:
-                command.append("--warnings-as-errors")
-            if subprocess.run(command, cwd=root).returncode != 0:
+            if run_child(lang, source, outdir, cache, "singlehtml", warnings_as_errors, cwd=root) != 0:
                 raise BookBuildError(f"The single-page '{lang}' build failed; its log is above.")
             print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
             timings[f"pdf_{lang}"] = time.perf_counter() - started

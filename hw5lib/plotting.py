@@ -56,8 +56,6 @@ def publish_table(name: str, frame, headers: dict[str, list[str]], number_format
     from IPython.display import Markdown
     from myst_nb import glue
 
-    from hw5lib import i18n
-
     run_dir = os.environ.get(RUN_DIR_ENV)
     if run_dir:
         path = Path(run_dir) / "tables" / f"{name}.csv"

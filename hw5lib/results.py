@@ -31,7 +31,6 @@ class Metric:
     label: dict[str, str]
     fmt: str = "{:.3g}"
     reported: float | int | str | None = None
-    note: dict[str, str] = field(default_factory=dict)
 
     def formatted(self, value, lang: str) -> str:
         if value is None:

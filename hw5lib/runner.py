@@ -71,11 +71,11 @@ def run_chapter(name: str, profile: str = "quick", parameters: Mapping[str, Any]
             f"the partly executed notebook is {executed}."
         ) from None
     finally:
+        source_notebook.unlink(missing_ok=True)  # the executed notebook (partial or whole) is what stays
         if previous is None:
             os.environ.pop(RUN_DIR_ENV, None)
         else:
             os.environ[RUN_DIR_ENV] = previous
-    source_notebook.unlink()
     if not (run_dir / "results.json").exists():
         raise ChapterRunError(f"Chapter {name} ran but wrote no results.json into {run_dir}; it must call publish().")
     return run_dir

@@ -48,6 +48,8 @@ def visit(browser, built):
 
     def _visit(lang, page):
         context = browser.new_context(viewport={"width": 1300, "height": 900})
+        # generous: on a loaded 2-core machine typesetting a page of maths can pass the 30 s default
+        context.set_default_timeout(120_000)
         tab = context.new_page()
         log = {"errors": [], "remote": []}
         tab.on("console", lambda message: message.type == "error" and log["errors"].append(message.text))
@@ -58,7 +60,7 @@ def visit(browser, built):
         tab.wait_for_load_state("networkidle")
         if page != "index":
             tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise "
-                                  "&& document.querySelectorAll('mjx-container').length > 0", timeout=30_000)
+                                  "&& document.querySelectorAll('mjx-container').length > 0", timeout=120_000)
         opened.append(context)
         return tab, log
 

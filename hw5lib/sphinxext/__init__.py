@@ -9,7 +9,7 @@ How it works (see docs in README, "How the bilingual book is built"):
    page in the other language, the PDF) used by ``lang-switch.html``.
 3. ``build-finished``: the pages written in this build get ``dir`` on their ``<html>`` tag, and
    the primary build (Persian, at the site root) runs the other language's build into ``en/``
-   in a child process, sharing the execution cache. So a plain ``jupyter-book build book/``
+   in a child process (:mod:`hw5lib.sphinxext.child`), sharing the execution cache. So a plain ``jupyter-book build book/``
    produces both books.
 4. ``{hw5lib-results}``: a table of every chapter's headline results beside the report's,
    filled at write time from the chapters' glued results (see :mod:`hw5lib.results`).
@@ -22,8 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from docutils import nodes
@@ -32,10 +30,10 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from hw5lib import assets, i18n
+from hw5lib.sphinxext.child import run_child
 
 LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-CHILD_ENV = "HW5LIB_BILINGUAL_CHILD"
 
 
 # --- 1. one language per build ------------------------------------------------------------
@@ -154,15 +152,17 @@ def _set_direction(app: Sphinx) -> None:
 
 # --- 3. the other language's build -----------------------------------------------------------
 
-def _build_other_languages(app: Sphinx, exception) -> None:
+def _build_finished(app: Sphinx, exception) -> None:
     if exception is not None:
         return
     _set_direction(app)
     _publish_pdf(app)
-    if (os.environ.get(CHILD_ENV) or app.builder.name != "html"
-            or app.config.language != app.config.hw5lib_primary_language
-            or not app.config.hw5lib_build_other_languages):
-        return
+    if (app.builder.name == "html" and app.config.language == app.config.hw5lib_primary_language
+            and app.config.hw5lib_build_other_languages):
+        _build_other_languages(app)
+
+
+def _build_other_languages(app: Sphinx) -> None:
     for lang in app.config.hw5lib_languages:
         if lang == app.config.language:
             continue
@@ -171,14 +171,10 @@ def _build_other_languages(app: Sphinx, exception) -> None:
         # folder, which must not be inside the published site), then moved into place
         outdir = build_root(app) / lang / "html"
         LOGGER.info(f"hw5lib: building the '{lang}' book into {published}")
-        command = [sys.executable, "-m", "hw5lib.sphinxext.child", "--lang", lang,
-                   "--srcdir", str(app.srcdir), "--outdir", str(outdir),
-                   "--cache", str(app.env.mystnb_config.execution_cache_path)]
-        if app.warningiserror:
-            command.append("--warnings-as-errors")
-        result = subprocess.run(command, env={**os.environ, CHILD_ENV: "1"})
-        if result.returncode != 0:
-            raise RuntimeError(f"The '{lang}' build failed (exit {result.returncode}); its log is above.")
+        status = run_child(lang, Path(app.srcdir), outdir, Path(app.env.mystnb_config.execution_cache_path),
+                           warnings_as_errors=app.warningiserror)
+        if status != 0:
+            raise RuntimeError(f"The '{lang}' build failed (exit {status}); its log is above.")
         staging = published.with_name(f".{lang}.staging")
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(outdir, staging)
@@ -330,7 +326,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _config_inited)
     app.connect("source-read", _filter_source)
     app.connect("html-page-context", _page_context)
-    app.connect("build-finished", _build_other_languages)
+    app.connect("build-finished", _build_finished)
     app.connect("env-get-outdated", _outdated)
     app.connect("doctree-resolved", _fill_results)
     locale = _compile_catalogues()

@@ -1,19 +1,36 @@
-"""Build one language of the book with jupyter-book's own Sphinx driver.
+"""Build one language of the book with jupyter-book's own Sphinx driver, in its own process.
 
 Used by the extension (primary build -> the other language) and by ``hw5lib book`` (the
-single-page builds that become PDFs). It finds ``_config.yml`` and ``_toc.yml`` exactly as
-``jupyter-book build`` does and overrides only the language and the output folders.
+single-page builds that become PDFs), both through :func:`run_child`. It finds ``_config.yml``
+and ``_toc.yml`` exactly as ``jupyter-book build`` does and overrides only the language, the
+output folders and ``hw5lib_build_other_languages`` (a child never starts another child).
+
+A process per language is required: Sphinx keeps its translations per process, so a second
+language built in the same process keeps the first one's words.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
 
+def run_child(lang: str, srcdir: Path, outdir: Path, cache: Path | None = None, builder: str = "html",
+              warnings_as_errors: bool = False, cwd: Path | None = None) -> int:
+    """Build ``lang`` into ``outdir`` in a new process; return its exit status."""
+    command = [sys.executable, "-m", "hw5lib.sphinxext.child", "--lang", lang, "--builder", builder,
+               "--srcdir", str(srcdir), "--outdir", str(outdir)]
+    if cache is not None:
+        command += ["--cache", str(cache)]
+    if warnings_as_errors:
+        command.append("--warnings-as-errors")
+    return subprocess.run(command, cwd=cwd).returncode
+
+
 def build_language(srcdir: Path, outdir: Path, lang: str, cache: Path | None = None, builder: str = "html",
-                   warnings_as_errors: bool = False, build_others: bool = False) -> int:
+                   warnings_as_errors: bool = False) -> int:
     from jupyter_book.sphinx import build_sphinx
     from jupyter_book.cli.main import find_config_path
 
@@ -22,7 +39,7 @@ def build_language(srcdir: Path, outdir: Path, lang: str, cache: Path | None = N
     overrides = {
         "external_toc_path": (srcdir / "_toc.yml").as_posix(),
         "language": lang,
-        "hw5lib_build_other_languages": build_others,
+        "hw5lib_build_other_languages": False,
         "latex_individualpages": False,  # jupyter-book's config merge expects this key
     }
     if cache is not None:
