@@ -55,12 +55,23 @@ def visit(browser, built):
         tab.on("console", lambda message: message.type == "error" and log["errors"].append(message.text))
         tab.on("pageerror", lambda error: log["errors"].append(str(error)))
         tab.on("requestfailed", lambda request: log["errors"].append(f"failed: {request.url}"))
-        tab.on("request", lambda request: request.url.startswith(("http:", "https:")) and log["remote"].append(request.url))
-        tab.goto(page_path(built, lang, page).as_uri())
-        tab.wait_for_load_state("networkidle")
+
+        def refuse_remote(route):
+            # a remote fetch is a failure to report, not something to wait for: on a machine
+            # without internet it can hang instead of failing, so it is refused at once
+            log["remote"].append(route.request.url)
+            route.abort()
+
+        context.route(lambda url: url.startswith(("http:", "https:")), refuse_remote)
+        tab.goto(page_path(built, lang, page).as_uri(), wait_until="load")
+        # settled means: web fonts loaded, every image decoded and MathJax done typesetting; no
+        # "network idle" wait, whose 500 ms quiet window a busy 2-core machine may never give
+        tab.wait_for_function("document.fonts.status === 'loaded' "
+                              "&& [...document.images].every(i => i.complete)")
         if page != "index":
             tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise "
-                                  "&& document.querySelectorAll('mjx-container').length > 0", timeout=120_000)
+                                  "&& document.querySelectorAll('mjx-container').length > 0")
+            tab.evaluate("MathJax.startup.promise.then(() => true)")
         opened.append(context)
         return tab, log
 
