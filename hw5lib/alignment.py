@@ -167,7 +167,11 @@ def _mmd2_torch(a: torch.Tensor, b: torch.Tensor, bandwidth: float) -> torch.Ten
 
 class MMDAffine(_Map):
     """An affine map x -> x W + b, initialised at the identity, fitted by Adam on MMD²(mapped
-    source, target). ``loss_curve_`` keeps MMD² after every step."""
+    source, target). ``loss_curve_`` keeps MMD² after every step.
+
+    The map is learnt in the target's standardised coordinates (each feature centred and scaled by
+    the target's mean and standard deviation), so that one learning rate suits features of any
+    scale (raw MFCC c0 is in the hundreds, c12 near one) and the kernel bandwidth is meaningful."""
 
     def __init__(self, steps: int = 300, lr: float = 0.05, batch: int = 256, seed: int = 0):
         self.steps, self.lr, self.batch, self.seed = steps, lr, batch, seed
@@ -175,6 +179,8 @@ class MMDAffine(_Map):
     def fit(self, source, target):
         source, target = self._check_fit(source, target)
         generator = torch.Generator().manual_seed(self.seed)
+        self.center_, self.scale_ = target.mean(0), target.std(0) + 1e-8
+        source, target = (source - self.center_) / self.scale_, (target - self.center_) / self.scale_
         s = torch.tensor(source, dtype=torch.float64)
         t = torch.tensor(target, dtype=torch.float64)
         bandwidth = rbf_bandwidth(source[: self.batch], target[: self.batch])
@@ -195,4 +201,4 @@ class MMDAffine(_Map):
 
     def transform(self, x) -> np.ndarray:
         x = self._check_transform(x)
-        return x @ self.weight_ + self.bias_
+        return ((x - self.center_) / self.scale_ @ self.weight_ + self.bias_) * self.scale_ + self.center_

@@ -35,6 +35,37 @@ CHAPTERS: dict[str, Chapter] = {
     chapter.name: chapter
     for chapter in (
         Chapter(
+            "q1", "q1_distances.md",
+            {"fa": "سوال ۱: فاصلهٔ میان توزیع‌ها و نزدیک کردن آن‌ها",
+             "en": "Q1: Distances between distributions, and bringing them closer"},
+            (
+                Parameter("data", "str", "auto",
+                          "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
+                          "or a folder of FSDD or AudioMNIST recordings"),
+                Parameter("speakers", "int", {"smoke": 3, "quick": 6, "full": 12},
+                          "at most this many speakers (and this many voices when synthetic)", minimum=2, maximum=60),
+                Parameter("clips_per_digit", "int", {"smoke": 4, "quick": 15, "full": 50},
+                          "takes of each digit per speaker", minimum=2, maximum=500),
+                Parameter("max_frames", "int", {"smoke": 100, "quick": 400, "full": 1000},
+                          "MFCC frames per sample in each optimal-transport and MMD distance", minimum=20,
+                          maximum=5000),
+                Parameter("mmd_steps", "int", {"smoke": 20, "quick": 300, "full": 1000},
+                          "Adam steps of the MMD-minimising affine map", minimum=1, maximum=100_000),
+                Parameter("estimator_sizes", "int_list", {"smoke": [50, 200],
+                                                          "quick": [30, 100, 300, 1000, 3000, 10000],
+                                                          "full": [30, 100, 300, 1000, 3000, 10000, 30000]},
+                          "sample sizes at which the KL estimators are compared with the closed form",
+                          minimum=10, maximum=1_000_000),
+                Parameter("estimator_repeats", "int", {"smoke": 3, "quick": 20, "full": 100},
+                          "independent samples per size in the estimator comparison", minimum=2, maximum=10_000),
+                Parameter("stream_length", "int", {"smoke": 2000, "quick": 6000, "full": 20000},
+                          "transactions in the monitored stream (the change comes halfway)", minimum=1000,
+                          maximum=10_000_000),
+                Parameter("false_alarm_rate", "float", 0.01,
+                          "share of normal windows allowed over the detection threshold", minimum=1e-4, maximum=0.5),
+            ),
+        ),
+        Chapter(
             "q2", "q2_vanishing.md",
             {"fa": "سوال ۲: محو نشویم", "en": "Q2: Let's not vanish"},
             (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Mapping
 
 import matplotlib
 
@@ -51,20 +52,25 @@ def publish_figure(name: str, fig) -> Path | None:
 def publish_table(name: str, frame, headers: dict[str, list[str]], number_format: str = "{:.3g}"):
     """Glue one Markdown table per language (``<name>_fa``, ``<name>_en``) with translated headers
     and digits. A chapter pastes it with ``{glue:md}`` inside a ``{table}`` directive, so it is a
-    real numbered table with a caption in each language. Inside a ``hw5lib run`` the frame is also
-    saved as ``tables/<name>.csv``."""
+    real numbered table with a caption in each language. ``frame`` is one DataFrame, or a mapping
+    from language to DataFrame when cells hold words that differ by language. Inside a
+    ``hw5lib run`` the (English, when there is one) frame is also saved as ``tables/<name>.csv``."""
     from IPython.display import Markdown
     from myst_nb import glue
 
+    frames = dict(frame) if isinstance(frame, Mapping) else {lang: frame for lang in headers}
+    missing = sorted(set(headers) - set(frames))
+    if missing:
+        raise ValueError(f"Table {name!r} has headers but no rows for {', '.join(missing)}.")
     run_dir = os.environ.get(RUN_DIR_ENV)
     if run_dir:
         path = Path(run_dir) / "tables" / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
+        frames.get("en", next(iter(frames.values()))).to_csv(path, index=False)
     for lang, columns in headers.items():
-        if len(columns) != frame.shape[1]:
-            raise ValueError(f"Table {name!r} has {frame.shape[1]} columns but {len(columns)} '{lang}' headers.")
-        glue(f"{name}_{lang}", Markdown(markdown_table(frame, columns, lang, number_format)), display=False)
+        if len(columns) != frames[lang].shape[1]:
+            raise ValueError(f"Table {name!r} has {frames[lang].shape[1]} columns but {len(columns)} '{lang}' headers.")
+        glue(f"{name}_{lang}", Markdown(markdown_table(frames[lang], columns, lang, number_format)), display=False)
 
 
 def markdown_table(frame, columns: list[str], lang: str, number_format: str = "{:.3g}") -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CONDA_NAMES = {"torch": "pytorch-cpu"}
+CONDA_NAMES = {"torch": "pytorch-cpu", "soundfile": "pysoundfile"}
 
 
 def requirement_name(requirement: str) -> str:

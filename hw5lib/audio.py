@@ -1,0 +1,395 @@
+"""Spoken digits: real recordings (AudioMNIST, FSDD), synthetic ones (espeak-ng), and features.
+
+Two real layouts are recognised from the folder itself:
+
+* **FSDD** (Free Spoken Digit Dataset): ``recordings/{digit}_{speaker}_{index}.wav``, 8 kHz;
+* **AudioMNIST**: ``data/NN/{digit}_{NN}_{repetition}.wav``, 48 kHz, one folder per speaker.
+
+With no data, :func:`synthesize_digits` makes a deterministic set in the FSDD layout with
+espeak-ng: each "speaker" is a voice variant with its own pitch and rate, each take varies them
+and adds noise. It is cached, so it is made once per machine.
+
+Every clip is checked as it is read, and a problem stops the load with one sentence naming the
+file (a file that is not audio, empty or silent audio, several channels, an unparsable name),
+unless ``skip_bad=True`` asks for such files to be reported and skipped. A clip at another rate
+is resampled, and the load says so once.
+
+Features (:func:`mfcc_sequence`, :func:`log_mel`, :func:`extract`) use 25 ms frames with a 10 ms
+hop by default, and :func:`extract` caches each clip's features on disk, keyed by the clip's
+samples and every parameter, so a second run reads them back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from hw5lib.io import atomic_write_bytes
+
+__all__ = [
+    "AudioError", "Clip", "DigitSet", "find_clips", "load_audio", "load_digits", "synthesize_digits",
+    "shared_fsdd", "mfcc_sequence", "log_mel", "extract", "cache_root", "SYNTHETIC_VOICES",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[A-Za-z0-9-]+)_(?P<take>\d+)\.wav$", re.IGNORECASE)
+SILENCE = 1e-4  # peak amplitude below which a clip counts as silent (full scale is 1)
+FEATURE_VERSION = 1  # bump when a feature's computation changes, so cached features are recomputed
+
+
+class AudioError(ValueError):
+    """A data folder or an audio file cannot be used; the message names it and says what to do."""
+
+
+def cache_root() -> Path:
+    """Where made data and features are cached: $HW5LIB_CACHE, else ~/.cache/hw5lib."""
+    root = os.environ.get("HW5LIB_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "hw5lib"
+
+
+def shared_fsdd() -> Path | None:
+    """The FSDD recordings of this workplace, when present: $HW5LIB_DATA/fsdd, else
+    ../shared/data/fsdd beside the project."""
+    base = Path(os.environ["HW5LIB_DATA"]) if os.environ.get("HW5LIB_DATA") else ROOT.parent / "shared" / "data"
+    folder = base / "fsdd" / "recordings"
+    return folder if folder.is_dir() else None
+
+
+# --- finding and reading clips ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    digit: int
+    speaker: str
+    take: int
+
+
+def find_clips(folder, skip_bad: bool = False, report: Callable[[str], None] = print) -> tuple[str, list[Clip]]:
+    """The layout ('fsdd' or 'audiomnist') and the clips under ``folder``, sorted.
+
+    ``folder`` may be the dataset's root or its ``recordings/`` / ``data/`` folder."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise AudioError(f"The data folder {folder} does not exist; give the folder that holds FSDD's "
+                         "recordings/ or AudioMNIST's data/.")
+    wavs = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    if not wavs:
+        raise AudioError(f"No .wav files under {folder}; expected FSDD ({{digit}}_{{speaker}}_{{index}}.wav) "
+                         "or AudioMNIST (NN/{digit}_{NN}_{repetition}.wav).")
+    clips = []
+    for path in wavs:
+        match = NAME.match(path.name)
+        if match is None:
+            message = (f"Cannot read a digit label from the file name {path}; expected "
+                       "{digit}_{speaker}_{index}.wav, e.g. 7_jackson_12.wav.")
+            if not skip_bad:
+                raise AudioError(message)
+            report(f"skipped: {message}")
+            continue
+        clips.append(Clip(path, int(match["digit"]), match["speaker"], int(match["take"])))
+    if not clips:
+        raise AudioError(f"None of the .wav files under {folder} is named like a spoken digit.")
+    by_folder = all(c.path.parent.name == c.speaker and c.speaker.isdigit() for c in clips)
+    return ("audiomnist" if by_folder else "fsdd"), clips
+
+
+def load_audio(path, sample_rate: int, on_resample: Callable[[int], None] | None = None) -> np.ndarray:
+    """One mono clip as float32 in [-1, 1] at ``sample_rate``, checked.
+
+    Raises :class:`AudioError` for a file that is not audio, has several channels, is empty or is
+    silent. A clip at another rate is resampled; ``on_resample(original_rate)`` is told."""
+    import soundfile
+
+    path = Path(path)
+    try:
+        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises its own error types, and RuntimeError on old versions
+        raise AudioError(f"{path} is not a readable audio file ({str(exc).strip() or type(exc).__name__}).") from exc
+    if audio.shape[1] != 1:
+        raise AudioError(f"{path} has {audio.shape[1]} channels; spoken digits are mono "
+                         f"(mix it down first, e.g. `sox {path.name} -c 1 mono.wav`).")
+    audio = audio[:, 0]
+    if audio.size == 0:
+        raise AudioError(f"{path} holds no samples.")
+    if np.max(np.abs(audio)) < SILENCE:
+        raise AudioError(f"{path} is silent (peak below {SILENCE}); check the recording.")
+    if rate != sample_rate:
+        import librosa
+
+        if on_resample is not None:
+            on_resample(rate)
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate).astype(np.float32)
+    return audio
+
+
+# --- a set of spoken digits ----------------------------------------------------------------------
+
+@dataclass
+class DigitSet:
+    """Spoken digits at one rate: ``audio[i]`` says ``digits[i]``, spoken by ``speakers[i]``."""
+
+    audio: list
+    digits: np.ndarray
+    speakers: np.ndarray
+    sample_rate: int
+    source: str  # "FSDD", "AudioMNIST" or "synthetic (espeak-ng)"
+    folder: Path | None
+    synthetic: bool
+    notes: list = field(default_factory=list)  # what the load changed or skipped, in sentences
+
+    def __len__(self) -> int:
+        return len(self.audio)
+
+    @property
+    def speaker_names(self) -> list[str]:
+        return sorted(set(self.speakers.tolist()))
+
+    def counts(self):
+        """Clips per speaker (rows) and digit (columns), as a DataFrame."""
+        import pandas as pd
+
+        return pd.crosstab(pd.Series(self.speakers, name="speaker"), pd.Series(self.digits, name="digit"))
+
+    def describe(self) -> dict:
+        return {"source": self.source, "synthetic": self.synthetic, "clips": len(self),
+                "speakers": len(self.speaker_names), "sample_rate": self.sample_rate,
+                "folder": str(self.folder) if self.folder else None}
+
+
+def _limit(clips: list[Clip], per_speaker_digit: int | None, max_speakers: int | None) -> list[Clip]:
+    speakers = sorted({c.speaker for c in clips})
+    if max_speakers is not None:
+        speakers = speakers[:max_speakers]
+    kept, seen = [], {}
+    for clip in sorted(clips, key=lambda c: (c.speaker, c.digit, c.take)):
+        if clip.speaker not in speakers:
+            continue
+        key = (clip.speaker, clip.digit)
+        seen[key] = seen.get(key, 0) + 1
+        if per_speaker_digit is None or seen[key] <= per_speaker_digit:
+            kept.append(clip)
+    return kept
+
+
+def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int | None = None,
+                max_speakers: int | None = None, skip_bad: bool = False, synthetic_speakers: int = 8,
+                synthetic_takes: int = 10, seed: int = 0, progress: bool = True,
+                report: Callable[[str], None] = print) -> DigitSet:
+    """Load spoken digits.
+
+    ``data_dir``: a folder in the FSDD or AudioMNIST layout; ``"auto"`` for this workplace's FSDD
+    when present (see :func:`shared_fsdd`) and synthetic digits otherwise; ``None`` or
+    ``"synthetic"`` for synthetic digits (``synthetic_speakers`` voices, ``synthetic_takes`` takes
+    of each digit). ``per_speaker_digit`` and ``max_speakers`` take a deterministic subset."""
+    synthetic = data_dir is None or data_dir == "synthetic" or (data_dir == "auto" and shared_fsdd() is None)
+    if synthetic:
+        folder = synthesize_digits(synthetic_speakers, synthetic_takes, seed=seed, progress=progress)
+    else:
+        folder = shared_fsdd() if data_dir == "auto" else Path(data_dir).expanduser()
+    layout, clips = find_clips(folder, skip_bad=skip_bad, report=report)
+    clips = _limit(clips, per_speaker_digit, max_speakers)
+    source = "synthetic (espeak-ng)" if synthetic else {"fsdd": "FSDD", "audiomnist": "AudioMNIST"}[layout]
+    notes, rates, audio, kept = [], {}, [], []
+    for clip in _progress(clips, progress, f"reading {source} clips"):
+        try:
+            audio.append(load_audio(clip.path, sample_rate,
+                                    on_resample=lambda rate: rates.__setitem__(rate, rates.get(rate, 0) + 1)))
+            kept.append(clip)
+        except AudioError as error:
+            if not skip_bad:
+                raise
+            notes.append(f"skipped: {error}")
+            report(f"skipped: {error}")
+    if not kept:
+        raise AudioError(f"No usable clips under {folder}.")
+    for rate, count in sorted(rates.items()):
+        note = f"resampled {count} clips from {rate} Hz to {sample_rate} Hz"
+        notes.append(note)
+        report(note)
+    return DigitSet(audio, np.array([c.digit for c in kept]), np.array([c.speaker for c in kept]),
+                    sample_rate, source, folder, synthetic, notes)
+
+
+def _progress(items, enabled: bool, description: str):
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=description, leave=False)
+
+
+# --- synthetic digits ----------------------------------------------------------------------------
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# (speaker name, espeak-ng voice+variant, base pitch 0-99, base rate in words per minute)
+SYNTHETIC_VOICES = (
+    ("adam", "en-us+m1", 45, 160), ("bella", "en-gb+f2", 62, 150), ("carl", "en-gb-scotland+m3", 35, 140),
+    ("dina", "en-us+f4", 70, 170), ("emil", "en-029+m7", 50, 155), ("fay", "en-gb-x-rp+f1", 56, 145),
+    ("gus", "en-us+croak", 30, 135), ("hana", "en-gb-x-gbclan+f3", 66, 165), ("ivan", "en-us+klatt", 40, 150),
+    ("jade", "en-gb+f5", 76, 160), ("karl", "en-gb-x-gbcwmd+m5", 38, 175), ("lena", "en-us+f3", 58, 140),
+)
+SYNTHETIC_RATE = 8000
+
+
+def _espeak() -> str:
+    program = shutil.which("espeak-ng")
+    if program is None:
+        raise AudioError("espeak-ng is not installed, and it makes the offline spoken digits: install it "
+                         "(`apt-get install espeak-ng`; scripts/setup does) or give data_dir, a folder of "
+                         "FSDD or AudioMNIST recordings.")
+    return program
+
+
+def _synthesize_take(program: str, speaker: int, digit: int, take: int, seed: int) -> np.ndarray:
+    import librosa
+    import soundfile
+
+    name, voice, pitch, rate = SYNTHETIC_VOICES[speaker]
+    rng = np.random.default_rng([seed, speaker, digit, take])
+    speed = int(round(rate * rng.uniform(0.85, 1.15)))
+    pitch = int(np.clip(pitch + rng.integers(-8, 9), 0, 99))
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "take.wav"
+        subprocess.run([program, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(out),
+                        DIGIT_WORDS[digit]], check=True, capture_output=True)
+        audio, rate_read = soundfile.read(out, dtype="float32")
+    audio = librosa.resample(audio, orig_sr=rate_read, target_sr=SYNTHETIC_RATE)
+    audio = np.trim_zeros(audio, "fb")
+    pad = rng.integers(0, int(0.12 * SYNTHETIC_RATE), size=2)
+    audio = np.pad(audio, (pad[0], pad[1]))
+    audio = audio / (np.max(np.abs(audio)) + 1e-9) * rng.uniform(0.4, 0.9)
+    snr_db = rng.uniform(18, 35)
+    noise = rng.normal(0, 1, audio.size) * np.sqrt(np.mean(audio**2) / 10 ** (snr_db / 10))
+    return np.clip(audio + noise, -1, 1).astype(np.float32)
+
+
+def synthesize_digits(speakers: int = 8, takes: int = 10, seed: int = 0, folder=None,
+                      progress: bool = True) -> Path:
+    """Make (or find cached) ``takes`` takes of every digit by ``speakers`` synthetic speakers, as
+    8 kHz wavs in the FSDD layout; return the folder. Deterministic for given arguments."""
+    import soundfile
+
+    if not 1 <= speakers <= len(SYNTHETIC_VOICES):
+        raise AudioError(f"'speakers' must be between 1 and {len(SYNTHETIC_VOICES)}, got {speakers}.")
+    if takes < 1:
+        raise AudioError(f"'takes' must be at least 1, got {takes}.")
+    program = _espeak()
+    spec = {"voices": SYNTHETIC_VOICES[:speakers], "takes": takes, "seed": seed, "rate": SYNTHETIC_RATE, "v": 1}
+    key = hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+    folder = Path(folder) if folder is not None else cache_root() / "synthetic-digits" / key
+    done = folder / "COMPLETE"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(s, d, t) for s in range(speakers) for d in range(10) for t in range(takes)]
+
+    def make(job):
+        s, d, t = job
+        path = folder / f"{d}_{SYNTHETIC_VOICES[s][0]}_{t}.wav"
+        if not path.exists():  # a run killed half-way resumes where it stopped
+            buffer = io.BytesIO()
+            soundfile.write(buffer, _synthesize_take(program, s, d, t, seed), SYNTHETIC_RATE, format="WAV",
+                            subtype="PCM_16")
+            atomic_write_bytes(path, buffer.getvalue())
+
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        for _ in _progress(pool.map(make, jobs), progress, "synthesising spoken digits"):
+            pass
+    atomic_write_bytes(done, json.dumps(spec).encode())
+    return folder
+
+
+# --- features ------------------------------------------------------------------------------------
+
+def _frames(sample_rate: int, frame_ms: float, hop_ms: float) -> tuple[int, int, int]:
+    if frame_ms <= 0 or hop_ms <= 0:
+        raise AudioError(f"frame and hop must be positive, got {frame_ms} ms and {hop_ms} ms.")
+    window = int(round(sample_rate * frame_ms / 1000))
+    hop = int(round(sample_rate * hop_ms / 1000))
+    return window, hop, 1 << (window - 1).bit_length()  # FFT size: the next power of two
+
+
+def mfcc_sequence(audio, sample_rate: int, n_mfcc: int = 13, frame_ms: float = 25.0, hop_ms: float = 10.0,
+                  n_mels: int = 40) -> np.ndarray:
+    """MFCCs of one clip as (frames, n_mfcc): time first, coefficients second."""
+    import librosa
+
+    window, hop, n_fft = _frames(sample_rate, frame_ms, hop_ms)
+    audio = np.asarray(audio, dtype=np.float32)
+    mfcc = librosa.feature.mfcc(y=audio, sr=sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, win_length=window,
+                                hop_length=hop, n_mels=n_mels, fmax=sample_rate / 2)
+    return mfcc.T.astype(np.float32)
+
+
+def log_mel(audio, sample_rate: int, n_mels: int = 40, frame_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
+    """Log-mel spectrogram of one clip as (frames, n_mels), in decibels."""
+    import librosa
+
+    window, hop, n_fft = _frames(sample_rate, frame_ms, hop_ms)
+    mel = librosa.feature.melspectrogram(y=np.asarray(audio, dtype=np.float32), sr=sample_rate, n_fft=n_fft,
+                                         win_length=window, hop_length=hop, n_mels=n_mels, fmax=sample_rate / 2)
+    return librosa.power_to_db(mel, ref=1.0, top_db=None).T.astype(np.float32)
+
+
+FEATURES = {"mfcc": mfcc_sequence, "log_mel": log_mel}
+
+
+def _feature_key(audio: np.ndarray, sample_rate: int, kind: str, params: dict) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+    digest.update(json.dumps({"kind": kind, "rate": sample_rate, "params": params, "v": FEATURE_VERSION},
+                             sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _load_cached(path: Path) -> np.ndarray | None:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # absent or damaged: recompute
+
+
+def extract(audio: Sequence[np.ndarray], sample_rate: int, kind: str = "mfcc", cache: bool = True,
+            n_jobs: int = 1, progress: bool = True, **params) -> list[np.ndarray]:
+    """Features of every clip (``kind``: 'mfcc' or 'log_mel', with that function's parameters),
+    read from the on-disk cache where present, computed in ``n_jobs`` processes otherwise."""
+    if kind not in FEATURES:
+        raise AudioError(f"Unknown feature kind {kind!r}; choose one of {', '.join(FEATURES)}.")
+    function = FEATURES[kind]
+    folder = cache_root() / "features"
+    keys = [_feature_key(a, sample_rate, kind, params) for a in audio]
+    results: list = [_load_cached(folder / k[:2] / f"{k}.npy") if cache else None for k in keys]
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        if n_jobs == 1:
+            computed = (function(audio[i], sample_rate, **params) for i in missing)
+        else:
+            from joblib import Parallel, delayed
+
+            computed = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=32)(
+                delayed(function)(audio[i], sample_rate, **params) for i in missing)
+        for i, features in zip(missing, _progress(computed, progress and len(missing) > 50,
+                                                  f"{kind} features")):
+            results[i] = features
+            if cache:
+                buffer = io.BytesIO()
+                np.save(buffer, features, allow_pickle=False)
+                try:
+                    atomic_write_bytes(folder / keys[i][:2] / f"{keys[i]}.npy", buffer.getvalue())
+                except OSError as error:  # a read-only cache slows the next run; it does not stop this one
+                    warnings.warn(f"feature cache not written: {error}", stacklevel=2)
+                    cache = False
+    return results
