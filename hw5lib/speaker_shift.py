@@ -243,11 +243,17 @@ def conclusion(summary: pd.DataFrame, test_clips: int, lang: str) -> str:
                 "fa": f"روی این داده هیچ روشی بیش از یک گفتهٔ آزمون از پایه ({num(baseline)}) بهتر نبود: "
                       "تفاوت گویندگان کمتر از تفاوت واژه‌هاست و دسته‌بند خود به‌خوبی تعمیم می‌یابد."}[lang]
         return text
-    joined = {"en": " and ".join(names), "fa": " و ".join(names)}[lang]
-    lead = {"en": (f"The method that helped most here is {joined}: held-out speakers' accuracy rose from "
-                   f"{num(baseline)} to {num(float(accuracy[best]))}."),
-            "fa": (f"بیشترین کمک را در این داده {joined} کرد: دقت روی گویندهٔ کنار گذاشته از "
-                   f"{num(baseline)} به {num(float(accuracy[best]))} رسید.")}[lang]
+    if tied:
+        listed = {"en": ", ".join(names[:-1]) + " and " + names[-1], "fa": "، ".join(names[:-1]) + " و " + names[-1]}[lang]
+        lead = {"en": (f"The methods that helped most here, within one test clip of each other, are {listed}: "
+                       f"held-out speakers' accuracy rose from {num(baseline)} to {num(float(accuracy[best]))}."),
+                "fa": (f"بیشترین کمک را در این داده، با فاصلهٔ کمتر از یک گفتهٔ آزمون از هم، {listed} کردند: "
+                       f"دقت روی گویندهٔ کنار گذاشته از {num(baseline)} به {num(float(accuracy[best]))} رسید.")}[lang]
+    else:
+        lead = {"en": (f"The method that helped most here is {names[0]}: held-out speakers' accuracy rose from "
+                       f"{num(baseline)} to {num(float(accuracy[best]))}."),
+                "fa": (f"بیشترین کمک را در این داده {names[0]} کرد: دقت روی گویندهٔ کنار گذاشته از "
+                       f"{num(baseline)} به {num(float(accuracy[best]))} رسید.")}[lang]
     if best in _MOMENT_MATCHING:
         why = {"en": ("A speaker's voice and microphone move the whole cloud of cepstral frames (a shift and a "
                       "stretch of each coefficient), while the word is in how the frames move in time. A map "

@@ -70,3 +70,13 @@ def test_misuse_is_explained(shifted):
         alignment.Coral().fit(source, target[:, :2])
     with pytest.raises(divergences.DistributionError, match=r"expected features of shape \(n, 3\)"):
         alignment.Coral().fit(source, target).transform(source[:, :2])
+
+
+def test_mmd_affine_copes_with_features_of_very_different_scales(shifted):
+    # raw MFCCs: c0 in the hundreds, the last coefficients near one; one learning rate must suit all
+    scales = np.array([300.0, 10.0, 0.5])
+    source, target = shifted[0] * scales, shifted[1] * scales + np.array([-200.0, 5.0, 0.1])
+    method = alignment.MMDAffine(steps=150, batch=200).fit(source, target)
+    before = divergences.mmd2(source[:300] / scales, target[:300] / scales)
+    after = divergences.mmd2(method.transform(source)[:300] / scales, target[:300] / scales)
+    assert after < 0.2 * before

@@ -1,6 +1,7 @@
 """Every chapter executes end to end on the smoke profile, through the same CLI a user types."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -83,3 +84,16 @@ def test_chapters_listing_names_every_parameter():
     assert result.returncode == 0
     for parameter in chapters.get("q2").all_parameters:
         assert f"    {parameter.name} (" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (scripts/setup installs it)")
+def test_q1_on_synthetic_voices_measures_the_shift(tmp_path):
+    result = run_cli("run", "q1", "--profile", "smoke", "--quiet", "--output", str(tmp_path), "-p", "data", "synthetic")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    values, saved = metrics(run_dir)
+    assert saved["data"]["source"] == "synthetic (espeak-ng)" and saved["data"]["synthetic"] is True
+    assert values["within_speaker_accuracy"] > 50  # ten digits: chance is 10%
+    assert values["drift_detection_delay"] is not None and 0 < values["drift_detection_delay"] < 1000
+    assert values["drift_false_alarm_rate"] <= 5
+    assert (run_dir / "tables" / "q1_methods.csv").read_text().count("\n") == 9  # header and eight methods

@@ -1,0 +1,88 @@
+"""Speakers as domains, on toy "speech" whose answer is known: each digit is a temporal pattern
+of frames, and each speaker shifts and stretches every coefficient."""
+
+import numpy as np
+import pytest
+
+from hw5lib import divergences, speaker_shift
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.default_rng(0)
+    patterns = rng.normal(0, 1, (4, 5, 6))  # digit -> 5 stretches of 6 coefficients
+    # (shift, stretch) of every coefficient; c is far away, shifted differently in each coefficient
+    speakers = {"a": (0.0, 1.0), "b": (0.3, 1.2), "c": (rng.normal(0, 6, 6), 2.0)}
+    sequences, digits, names = [], [], []
+    for name, (offset, stretch) in speakers.items():
+        for digit in range(4):
+            for _ in range(25):
+                frames = np.repeat(patterns[digit], 8, axis=0) + rng.normal(0, 0.6, (40, 6))
+                sequences.append(frames * stretch + offset)
+                digits.append(digit)
+                names.append(name)
+    return sequences, np.array(digits), np.array(names)
+
+
+def test_segment_means_keep_the_order_in_time():
+    sequence = np.repeat(np.arange(5.0)[:, None], 4, axis=0).repeat(2, axis=1)  # 20 frames, 2 coefficients
+    np.testing.assert_allclose(speaker_shift.segment_means(sequence, 5), np.repeat(np.arange(5.0), 2))
+    assert speaker_shift.segment_means(np.ones((2, 3)), 5).shape == (15,)  # shorter than the segments
+    with pytest.raises(divergences.DistributionError, match="frames > 0"):
+        speaker_shift.segment_means(np.ones((0, 3)))
+
+
+def test_scaled_distances_do_not_reward_shrinking():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(0, 1, (300, 3)), rng.normal(0.5, 1, (300, 3))
+    plain = speaker_shift.scaled_distances(x, y)
+    shrunk = speaker_shift.scaled_distances(x / 10, y / 10)
+    assert plain["w1"] == pytest.approx(shrunk["w1"], rel=1e-6)
+    assert plain["mmd2"] == pytest.approx(shrunk["mmd2"], rel=1e-6)
+    same = speaker_shift.scaled_distances(x, x)
+    assert same["w1"] == pytest.approx(0, abs=1e-6) and plain["w1"] > 0.3
+
+
+def test_distance_matrix_is_symmetric_and_finds_the_far_speaker(toy):
+    sequences, _, names = toy
+    matrices = speaker_shift.speaker_distance_matrix(sequences, names, max_frames=200)
+    w1 = matrices["w1"]
+    np.testing.assert_allclose(w1.to_numpy(), w1.to_numpy().T)
+    assert np.all(np.diag(w1.to_numpy()) == 0)
+    assert w1.loc["a", "c"] > 2 * w1.loc["a", "b"]
+
+
+def test_a_far_speaker_costs_accuracy_and_speaker_cmvn_wins_it_back(toy):
+    sequences, digits, names = toy
+    within = speaker_shift.within_speaker_accuracy(sequences, digits, names)
+    result = speaker_shift.cross_speaker(sequences, digits, names, methods=["none", "speaker CMVN", "CORAL"],
+                                         targets=["c"], max_frames=200, progress=False)
+    table = result.table.set_index("method")
+    assert within > 0.95
+    assert table.loc["none", "accuracy"] < 0.6 < 0.95 < table.loc["speaker CMVN", "accuracy"]
+    assert table.loc["speaker CMVN", "w1"] < table.loc["none", "w1"]
+    assert list(result.summary().index) == ["none", "speaker CMVN", "CORAL"]
+    with pytest.raises(divergences.DistributionError, match="Unknown method 'magic'"):
+        speaker_shift.cross_speaker(sequences, digits, names, methods=["magic"])
+
+
+def test_every_method_runs_and_the_affine_map_keeps_its_loss_curve(toy):
+    sequences, digits, names = toy
+    result = speaker_shift.cross_speaker(sequences, digits, names, targets=["b"], max_frames=100,
+                                         mmd_steps=15, progress=False)
+    assert set(result.table["method"]) == set(speaker_shift.ADAPTATIONS)
+    assert result.table["accuracy"].between(0, 1).all() and np.isfinite(result.table["w1"]).all()
+    assert len(result.loss_curves["b"]) == 15
+    assert set(speaker_shift.METHOD_LABELS) == set(speaker_shift.ADAPTATIONS)
+
+
+def test_the_conclusion_names_the_winner_in_each_language():
+    import pandas as pd
+
+    summary = pd.DataFrame({"accuracy": [0.70, 0.84, 0.71]}, index=["none", "speaker CMVN", "smoothing"])
+    english = speaker_shift.conclusion(summary, test_clips=150, lang="en")
+    persian = speaker_shift.conclusion(summary, test_clips=150, lang="fa")
+    assert "per-speaker CMVN" in english and "70.0%" in english and "84.0%" in english
+    assert "CMVN هر گوینده" in persian and "۸۴٫۰٪" in persian
+    flat = pd.DataFrame({"accuracy": [0.90, 0.901]}, index=["none", "smoothing"])
+    assert "no method beat the baseline" in speaker_shift.conclusion(flat, test_clips=100, lang="en")
