@@ -11,7 +11,7 @@ from conftest import chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-PAGES = [("fa", "index"), ("fa", "q2_vanishing"), ("en", "index"), ("en", "q2_vanishing")]
+PAGES = [(lang, page) for lang in ("fa", "en") for page in ("index", "q1_distances", "q2_vanishing")]
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +96,14 @@ def test_page_reads_right(visit, artifacts, lang, page):
         assert tab.locator("mjx-container").count() > 10
         heading = tab.locator("article h1").first.inner_text()
         assert ("محو نشویم" in heading) if lang == "fa" else ("not vanish" in heading)
+    if page == "q1_distances":
+        assert len(images) == 7  # speaker distances, generalisation, drift, sweep, KL, estimators, MMD loss
+        assert tab.locator("article table").count() == 1  # the closing methods, a real table
+        heading = tab.locator("article h1").first.inner_text()
+        assert ("فاصلهٔ میان توزیع‌ها" in heading) if lang == "fa" else ("Distances between distributions" in heading)
+        conclusion = tab.locator("article section").last.inner_text()
+        assert ("بیشترین کمک" in conclusion or "هیچ روشی" in conclusion) if lang == "fa" else \
+            ("helped most" in conclusion or "no method" in conclusion)
     if lang == "fa":
         font = tab.evaluate("getComputedStyle(document.querySelector('article p')).fontFamily")
         assert "Vazirmatn" in font
@@ -125,6 +133,7 @@ def test_results_table_is_filled_from_the_chapter(visit):
     assert table.count() == 1
     cells = table.inner_text()
     assert "Q2: Let's not vanish" in cells and "final training loss, residual" in cells
+    assert "Q1: Distances between distributions" in cells and "best closing method" in cells
     tab_fa, _ = visit("fa", "index")
     assert "هزینهٔ پایانی آموزش" in tab_fa.locator("table.hw5lib-results").inner_text()
 
@@ -171,7 +180,7 @@ def test_book_from_a_run_shows_that_run(project_copy, tmp_path):
 UNTRANSLATABLE = {"Main", "Page", "Toggle primary sidebar", "Toggle secondary sidebar"}
 
 
-@pytest.mark.parametrize("page", ["index", "q2_vanishing"])
+@pytest.mark.parametrize("page", ["index", "q1_distances", "q2_vanishing"])
 def test_persian_navigation_is_persian(built, page):
     import re
 
