@@ -42,7 +42,11 @@ def transaction_stream(n_reference: int = 5000, n_stream: int = 4000, change_at:
 
 @dataclass
 class Monitor:
-    """Histogram distance between a sliding window and the reference."""
+    """Histogram distance between a sliding window and the reference.
+
+    The reference is split in two halves: the first gives the bins and the reference histogram,
+    the second the calibration windows. Windows drawn from the very sample that made the histogram
+    would sit closer to it than new normal data does, and the threshold would come out too low."""
 
     reference: np.ndarray
     window: int = 200
@@ -56,9 +60,14 @@ class Monitor:
         if self.window < 10:
             raise divergences.DistributionError(f"'window' must be at least 10 samples, got {self.window}.")
         self.reference = np.asarray(self.reference, dtype=float)
-        inner = np.quantile(self.reference, np.linspace(0, 1, self.bins + 1))[1:-1]
+        if len(self.reference) < 2 * self.window:
+            raise divergences.DistributionError(f"the reference needs at least {2 * self.window} samples (two "
+                                                f"windows), got {len(self.reference)}.")
+        half = len(self.reference) // 2
+        self.histogram_sample, self.calibration_sample = self.reference[:half], self.reference[half:]
+        inner = np.quantile(self.histogram_sample, np.linspace(0, 1, self.bins + 1))[1:-1]
         self.edges = np.concatenate([[-np.inf], np.unique(inner), [np.inf]])  # open ends: nothing falls outside
-        self.reference_pmf = self._pmf(self.reference)
+        self.reference_pmf = self._pmf(self.histogram_sample)
 
     def _pmf(self, values: np.ndarray) -> np.ndarray:
         counts = np.histogram(values, self.edges)[0] + self.smoothing
@@ -74,11 +83,12 @@ class Monitor:
         return ends, np.array([self.score(stream[end - self.window:end]) for end in ends])
 
     def calibrate(self, false_alarm_rate: float = 0.01, n_windows: int = 500, seed: int = 0) -> float:
-        """The (1 - false_alarm_rate) quantile of distances of reference windows to the reference."""
+        """The (1 - false_alarm_rate) quantile of the distances from windows of the held-out half of
+        the reference to the reference histogram."""
         if not 0 < false_alarm_rate < 1:
             raise divergences.DistributionError(f"'false_alarm_rate' must be in (0, 1), got {false_alarm_rate}.")
         rng = np.random.default_rng(seed)
-        null = [self.score(rng.choice(self.reference, self.window, replace=False)) for _ in range(n_windows)]
+        null = [self.score(rng.choice(self.calibration_sample, self.window, replace=False)) for _ in range(n_windows)]
         return float(np.quantile(null, 1 - false_alarm_rate))
 
 

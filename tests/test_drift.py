@@ -37,3 +37,12 @@ def test_bad_settings_are_named():
     with pytest.raises(divergences.DistributionError, match="'false_alarm_rate' must be in"):
         drift.Monitor(reference).calibrate(false_alarm_rate=1.5)
     assert np.isfinite(drift.Monitor(reference, distance="kl").score(np.full(50, 100.0)))
+    with pytest.raises(divergences.DistributionError, match="at least 400 samples"):
+        drift.Monitor(reference[:300], window=200)
+
+
+def test_calibration_windows_never_come_from_the_histogram_sample():
+    reference, _, _ = drift.transaction_stream(seed=5)
+    monitor = drift.Monitor(reference, window=200)
+    assert len(monitor.histogram_sample) + len(monitor.calibration_sample) == len(reference)
+    assert not np.intersect1d(monitor.histogram_sample, monitor.calibration_sample).size
