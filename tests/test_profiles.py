@@ -45,7 +45,7 @@ def test_bad_values_name_the_parameter(given, message):
 def test_unknown_profile_and_chapter():
     with pytest.raises(ParameterError, match="Parameter 'profile' must be one of smoke, quick, full, got 'fast'"):
         chapters.get("q2").resolve("fast", {})
-    with pytest.raises(ParameterError, match="Unknown chapter 'q9'; the chapters are: q2"):
+    with pytest.raises(ParameterError, match=f"Unknown chapter 'q9'; the chapters are: {', '.join(chapters.CHAPTERS)}\\."):
         chapters.get("q9")
 
 
