@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,11 +204,10 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
     layout, clips = find_clips(folder, skip_bad=skip_bad, report=report)
     clips = _limit(clips, per_speaker_digit, max_speakers)
     source = "synthetic (espeak-ng)" if synthetic else {"fsdd": "FSDD", "audiomnist": "AudioMNIST"}[layout]
-    notes, rates, audio, kept = [], {}, [], []
+    notes, rates, audio, kept = [], Counter(), [], []
     for clip in _progress(clips, progress, f"reading {source} clips"):
         try:
-            audio.append(load_audio(clip.path, sample_rate,
-                                    on_resample=lambda rate: rates.__setitem__(rate, rates.get(rate, 0) + 1)))
+            audio.append(load_audio(clip.path, sample_rate, on_resample=lambda rate: rates.update([rate])))
             kept.append(clip)
         except AudioError as error:
             if not skip_bad:

@@ -39,7 +39,7 @@ CHAPTERS: dict[str, Chapter] = {
             {"fa": "سوال ۱: فاصلهٔ میان توزیع‌ها و نزدیک کردن آن‌ها",
              "en": "Q1: Distances between distributions, and bringing them closer"},
             (
-                Parameter("data", "str", "auto",
+                Parameter("data", "data_source", "auto",
                           "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
                           "or a folder of FSDD or AudioMNIST recordings"),
                 Parameter("speakers", "int", {"smoke": 3, "quick": 6, "full": 12},

@@ -12,6 +12,7 @@ converted, and a bad one stops with one sentence that names the parameter.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
@@ -77,8 +78,21 @@ def _to_int_list(name: str, value) -> list[int]:
         raise ParameterError(f"Parameter '{name}' must be a non-empty list of integers, got {value!r}.") from None
 
 
+def _to_data_source(name: str, value) -> str:
+    """'auto', 'synthetic', or a folder that exists (its layout is checked when it is read)."""
+    value = _to_str(name, value).strip()
+    if value in {"auto", "synthetic"}:
+        return value
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise ParameterError(f"Parameter '{name}' must be auto, synthetic or a folder of FSDD or AudioMNIST "
+                             f"recordings, and {value!r} is not a folder.")
+    return str(folder)
+
+
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "int": _to_int, "float": _to_float, "bool": _to_bool, "str": _to_str, "int_list": _to_int_list,
+    "data_source": _to_data_source,
 }
 
 

@@ -67,7 +67,7 @@ def run_chapter(name: str, profile: str = "quick", parameters: Mapping[str, Any]
         )
     except papermill.PapermillExecutionError as exc:
         raise ChapterRunError(
-            f"Chapter {name} failed in cell {exc.exec_count} with {exc.ename}: {exc.evalue}; "
+            f"Chapter {name} failed in cell {exc.exec_count} with {exc.ename}: {str(exc.evalue).rstrip('.')}; "
             f"the partly executed notebook is {executed}."
         ) from None
     finally:

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from hw5lib import alignment, divergences
+from hw5lib.i18n import localise_number
 
-__all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS",
+__all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS", "METHOD_LABELS", "conclusion",
            "cross_speaker", "within_speaker_accuracy", "CrossSpeaker"]
 
 
@@ -231,11 +232,10 @@ def conclusion(summary: pd.DataFrame, test_clips: int, lang: str) -> str:
     resolution = 1.0 / max(test_clips, 1)  # one clip of one held-out speaker
     tied = [m for m in accuracy.drop("none").index if m != best and accuracy[best] - accuracy[m] <= resolution]
     names = [METHOD_LABELS[m][lang] for m in [best, *tied]]
-    percent = {"en": lambda v: f"{100 * v:.1f}%", "fa": lambda v: f"{100 * v:.1f}٪"}[lang]
-    from hw5lib.i18n import localise_number
+    sign = {"en": "%", "fa": "٪"}[lang]
 
     def num(value):
-        return localise_number(percent(value), lang)
+        return localise_number(f"{100 * value:.1f}", lang) + sign
 
     if gain <= resolution:
         text = {"en": f"On this data no method beat the baseline ({num(baseline)}) by more than one test clip: "
