@@ -27,7 +27,7 @@ RUN_DIR_ENV = "HW5LIB_RUN_DIR"
 @dataclass
 class Metric:
     key: str
-    value: float | int | str | None
+    value: float | int | str | dict | None  # a dict {"fa": ..., "en": ...} for a value in words
     label: dict[str, str]
     fmt: str = "{:.3g}"
     reported: float | int | str | None = None
@@ -35,6 +35,8 @@ class Metric:
     def formatted(self, value, lang: str) -> str:
         if value is None:
             return "—"
+        if isinstance(value, dict):
+            return value[lang]
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
         text = self.fmt.format(value) if not isinstance(value, str) else value
@@ -52,7 +54,9 @@ class ChapterResults:
 
     def add(self, key: str, value, *, fa: str, en: str, fmt: str = "{:.3g}", reported=None) -> None:
         """Record a headline number with its label in both languages and, when the report gave
-        one, the report's number."""
+        one, the report's number. A value in words is given in both languages, as ``{"fa": ..., "en": ...}``."""
+        if isinstance(value, dict) and set(value) != set(i18n.LANGUAGES):
+            raise ValueError(f"Metric {key!r}: a value in words needs exactly the languages {i18n.LANGUAGES}.")
         if any(metric.key == key for metric in self.metrics):
             raise ValueError(f"Metric {key!r} was already added to the results of {self.chapter}.")
         if hasattr(value, "item"):  # numpy / torch scalars

@@ -81,3 +81,12 @@ def test_output_folder_that_cannot_exist_is_one_sentence(tmp_path):
     with pytest.raises(OSError, match="Cannot write to .*choose a writable output folder"):
         io.atomic_write_text(blocker / "q2" / "results.json", "{}")
     assert blocker.read_text() == "a file, not a folder"
+
+
+def test_a_value_in_words_is_shown_in_each_language():
+    record = results.ChapterResults("q1", {"fa": "س", "en": "Q"})
+    record.add("best", {"fa": "CMVN هر گوینده", "en": "per-speaker CMVN"}, fa="بهترین", en="best", fmt="{}")
+    assert record["best"].formatted(record["best"].value, "fa") == "CMVN هر گوینده"
+    assert results.summary_table([("q1", record)], "en")["rows"][0][3] == "per-speaker CMVN"
+    with pytest.raises(ValueError, match="exactly the languages"):
+        record.add("worst", {"en": "smoothing"}, fa="بدترین", en="worst")
