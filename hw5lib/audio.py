@@ -39,6 +39,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from hw5lib.io import atomic_write_bytes
+from hw5lib.progress import progress as progress_bar
 
 __all__ = [
     "AudioError", "Clip", "DigitSet", "find_clips", "load_audio", "load_digits", "synthesize_digits",
@@ -205,7 +206,7 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
     clips = _limit(clips, per_speaker_digit, max_speakers)
     source = "synthetic (espeak-ng)" if synthetic else {"fsdd": "FSDD", "audiomnist": "AudioMNIST"}[layout]
     notes, rates, audio, kept = [], Counter(), [], []
-    for clip in _progress(clips, progress, f"reading {source} clips"):
+    for clip in progress_bar(clips, progress, f"reading {source} clips"):
         try:
             audio.append(load_audio(clip.path, sample_rate, on_resample=lambda rate: rates.update([rate])))
             kept.append(clip)
@@ -222,14 +223,6 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
         report(note)
     return DigitSet(audio, np.array([c.digit for c in kept]), np.array([c.speaker for c in kept]),
                     sample_rate, source, folder, synthetic, notes)
-
-
-def _progress(items, enabled: bool, description: str):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=description, leave=False)
 
 
 # --- synthetic digits ----------------------------------------------------------------------------
@@ -307,7 +300,7 @@ def synthesize_digits(speakers: int = 8, takes: int = 10, seed: int = 0, folder=
             atomic_write_bytes(path, buffer.getvalue())
 
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        for _ in _progress(pool.map(make, jobs), progress, "synthesising spoken digits"):
+        for _ in progress_bar(pool.map(make, jobs), progress, "synthesising spoken digits"):
             pass
     atomic_write_bytes(done, json.dumps(spec).encode())
     return folder
@@ -381,7 +374,7 @@ def extract(audio: Sequence[np.ndarray], sample_rate: int, kind: str = "mfcc", c
 
             computed = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=32)(
                 delayed(function)(audio[i], sample_rate, **params) for i in missing)
-        for i, features in zip(missing, _progress(computed, progress and len(missing) > 50,
+        for i, features in zip(missing, progress_bar(computed, progress and len(missing) > 50,
                                                   f"{kind} features")):
             results[i] = features
             if cache:

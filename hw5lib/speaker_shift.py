@@ -22,6 +22,7 @@ import pandas as pd
 
 from hw5lib import alignment, divergences
 from hw5lib.i18n import localise_number
+from hw5lib.progress import progress as progress_bar
 
 __all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS", "METHOD_LABELS", "conclusion",
            "cross_speaker", "within_speaker_accuracy", "CrossSpeaker"]
@@ -171,11 +172,7 @@ def cross_speaker(sequences, digits, speakers, methods: Sequence[str] | None = N
     targets = names if targets is None else list(targets)
     rows, curves = [], {}
     jobs = [(t, m) for t in targets for m in methods]
-    if progress:
-        from tqdm.auto import tqdm
-
-        jobs = tqdm(jobs, desc="held-out speakers x methods", leave=False)
-    for target_name, method in jobs:
+    for target_name, method in progress_bar(jobs, progress, "held-out speakers x methods"):
         test = np.flatnonzero(speakers == target_name)
         train = np.flatnonzero(speakers != target_name)
         source, target, fitted = ADAPTATIONS[method]([sequences[i] for i in train], speakers[train],
