@@ -89,6 +89,36 @@ CHAPTERS: dict[str, Chapter] = {
                           maximum=1_000_000),
             ),
         ),
+        Chapter(
+            "q4", "q4_digits.md",
+            {"fa": "سوال ۴: بازشناسی ارقام گفته‌شده با LSTM، BiLSTM و CNN",
+             "en": "Q4: Spoken-digit recognition with LSTM, BiLSTM and CNN"},
+            (
+                Parameter("data", "data_source", "auto",
+                          "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
+                          "or a folder of FSDD or AudioMNIST recordings"),
+                Parameter("speakers", "int", {"smoke": 3, "quick": 8, "full": 60},
+                          "at most this many speakers (and this many voices, up to 12, when synthetic)",
+                          minimum=2, maximum=1000),
+                Parameter("clips_per_digit", "int", {"smoke": 4, "quick": 10, "full": 500},
+                          "at most this many takes of each digit per speaker", minimum=2, maximum=10_000),
+                Parameter("report_epochs", "int", {"smoke": 2, "quick": 8, "full": 30},
+                          "epochs of the report's recipe (Adam 1e-4, batch 32, raw MFCCs)", minimum=1, maximum=10_000),
+                Parameter("epochs", "int", {"smoke": 2, "quick": 10, "full": 60},
+                          "epochs of our recipe", minimum=1, maximum=10_000),
+                Parameter("learning_rate", "float", 2e-3,
+                          "our recipe's peak learning rate (cosine schedule)", minimum=1e-6, maximum=1.0),
+                Parameter("input_noise", "float", 0.2,
+                          "our recipe's Gaussian input noise, in standardised units", minimum=0.0, maximum=5.0),
+                Parameter("batch_size", "int", 32, "clips per batch, in both recipes", minimum=1, maximum=4096),
+                Parameter("report_clips", "int", {"smoke": 40, "quick": 300, "full": 1000},
+                          "clips in the reconstruction of the report's data (its test set held about 200)",
+                          minimum=20, maximum=1_000_000),
+                Parameter("held_out_speakers", "int", {"smoke": 2, "quick": 2, "full": 60},
+                          "speaker-disjoint folds: each holds out one speaker (at most the number of speakers)",
+                          minimum=1, maximum=1000),
+            ),
+        ),
     )
 }
 

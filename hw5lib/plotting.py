@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hw5lib.io import atomic_write_bytes  # noqa: E402
 from hw5lib.results import RUN_DIR_ENV  # noqa: E402
 
-PALETTE = {"plain": "#d62728", "residual": "#1f77b4", "reference": "#7f7f7f"}
+PALETTE = {"plain": "#d62728", "residual": "#1f77b4", "reference": "#7f7f7f", "train": "#1f77b4", "validation": "#ff7f0e"}
 
 
 def style() -> None:
