@@ -11,7 +11,7 @@ from conftest import chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-PAGES = [(lang, page) for lang in ("fa", "en") for page in ("index", "q1_distances", "q2_vanishing")]
+PAGES = [(lang, page) for lang in ("fa", "en") for page in ("index", "q1_distances", "q2_vanishing", "q4_digits")]
 
 
 @pytest.fixture(scope="module")

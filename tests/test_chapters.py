@@ -100,3 +100,27 @@ def test_q1_on_synthetic_voices_measures_the_shift(tmp_path):
     assert values["drift_detection_delay"] is not None and 0 < values["drift_detection_delay"] < 1000
     assert values["drift_false_alarm_rate"] <= 5
     assert (run_dir / "tables" / "q1_methods.csv").read_text().count("\n") == 9  # header and eight methods
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (scripts/setup installs it)")
+def test_q4_on_synthetic_digits_holds_every_model(tmp_path):
+    from hw5lib import digits
+
+    result = run_cli("run", "q4", "--profile", "smoke", "--quiet", "--output", str(tmp_path), "-p", "data", "synthetic",
+                     "-p", "epochs", "12", "-p", "clips_per_digit", "6")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    values, saved = metrics(run_dir)
+    assert saved["data"]["synthetic"] is True and saved["parameters"]["epochs"] == 12
+    reported = {metric["key"]: metric.get("reported") for metric in saved["metrics"]}
+    for name in digits.MODELS:
+        assert 0 <= values[f"our_recipe_{name}"] <= 100
+    for name, accuracy in digits.REPORTED.items():
+        assert reported[f"report_recipe_{name}"] == pytest.approx(100 * accuracy)
+    steps = [key[len("ablation_"):] for key in values if key.startswith("ablation_")]
+    assert steps[0] == "faithful" and steps[-1] == "recipe" and set(steps) <= {s.key for s in digits.ABLATION}
+    assert reported["ablation_faithful"] == 40.0
+    assert max(values[f"our_recipe_{name}"] for name in digits.MODELS) > 30  # ten digits: chance is 10%
+    assert values["speaker_disjoint_best_model"]["en"] in {spec.label["en"] for spec in digits.MODELS.values()}
+    for table in ("q4_per_speaker", "q4_splits", "q4_ablation", "q4_models", "q4_speaker_disjoint"):
+        assert (run_dir / "tables" / f"{table}.csv").exists(), table

@@ -253,3 +253,22 @@ def test_torchrun_with_two_processes_learns_as_one_does(tmp_path):
     # both learn (chance is 10%) and agree within the noise of an 80-clip test set
     assert min(one["accuracy"], two["accuracy"]) > 0.6, (one["accuracy"], two["accuracy"])
     assert abs(one["accuracy"] - two["accuracy"]) <= 0.15
+
+
+# --- the chapter's sentences follow the numbers --------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_findings_say_what_the_numbers_say(lang):
+    converged, not_converged = D.report_finding(0.95, 30, lang), D.report_finding(0.3, 15, lang)
+    assert converged != not_converged
+    assert ("40" in converged or "۴۰" in converged)
+    good = D.ablation_finding([{"accuracy": 0.2}, {"accuracy": 0.985}], lang)
+    weak = D.ablation_finding([{"accuracy": 0.2}, {"accuracy": 0.55}], lang)
+    assert ("98.5" in good or "۹۸٫۵" in good) and ("55.0" in weak or "۵۵٫۰" in weak) and good != weak
+    below = D.disjoint_finding("cnn", 0.80, 0.97, lang)
+    level = D.disjoint_finding("cnn", 0.99, 0.97, lang)
+    assert ("17.0" in below or "۱۷٫۰" in below) and below != level
+    text = D.conclusion({"lstm_2x64": 0.9, "cnn": 0.97}, ("bilstm_2x64", 0.8), lang)
+    assert D.MODELS["cnn"].label[lang] in text and D.MODELS["bilstm_2x64"].label[lang] in text
+    with pytest.raises(D.DigitsError, match="Unknown language"):
+        D.conclusion({"cnn": 1.0}, ("cnn", 1.0), "de")
