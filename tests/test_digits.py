@@ -255,6 +255,25 @@ def test_torchrun_with_two_processes_learns_as_one_does(tmp_path):
     assert abs(one["accuracy"] - two["accuracy"]) <= 0.15
 
 
+@pytest.mark.slow
+def test_accelerate_launch_runs_the_same_loop_on_two_processes(tmp_path):
+    launcher = os.path.join(os.path.dirname(sys.executable), "accelerate")
+    if not os.path.exists(launcher):
+        pytest.skip("accelerate is not installed (pip install -e .[dev] installs it)")
+    folder = audio.synthesize_digits(3, 4, seed=0, folder=tmp_path / "digits", progress=False)
+    # --multi_gpu is accelerate's name for "several processes through torch.distributed"; with no
+    # GPU the loop picks the gloo backend, as on a CPU cluster
+    result = subprocess.run([launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                             "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hw5lib.digits",
+                             "--data", str(folder), "--epochs", "2", "--model", "lstm_2x64",
+                             "--out", str(tmp_path / "out.json")],
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "HW5LIB_CACHE": str(tmp_path / "cache")},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads((tmp_path / "out.json").read_text())
+    assert outcome["world_size"] == 2 and len(outcome["history"]) == 2 and outcome["n_test"] == 24
+
+
 # --- the chapter's sentences follow the numbers --------------------------------------------------
 
 @pytest.mark.parametrize("lang", ["fa", "en"])
