@@ -59,7 +59,8 @@ def main() -> None:
                    tf.keras.layers.Dense(64, activation="relu"), tf.keras.layers.Dropout(0.3),
                    tf.keras.layers.Dense(10, activation="softmax")]
         keras_model = tf.keras.Sequential(layers)
-        keras_model.compile(tf.keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", ["accuracy"])
+        keras_model.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                            metrics=["accuracy"])
         times = []
 
         class Timer(tf.keras.callbacks.Callback):

@@ -37,7 +37,7 @@ from hw5lib.progress import progress as progress_bar
 __all__ = [
     "DigitsError", "SequenceSet", "random_split", "stratified_split", "speaker_split", "fixed_length",
     "Standardiser", "cmvn", "RecurrentClassifier", "ConvClassifier", "MeanClassifier", "MODELS", "build_model",
-    "count_parameters", "Recipe", "fit", "predict", "Outcome", "train_and_test", "REPORTED", "main",
+    "count_parameters", "Recipe", "bucketed_batches", "fit", "predict", "Outcome", "train_and_test", "REPORTED", "main",
     "ABLATION", "ablation", "report_subset", "report_finding", "ablation_finding", "disjoint_finding", "conclusion",
 ]
 
@@ -373,9 +373,22 @@ def _all_sum(values: list[float], world: int) -> list[float]:
     return tensor.tolist()
 
 
-def _batches(data: SequenceSet, indices, batch_size: int, multiple: int, device: str):
-    for start in range(0, len(indices), batch_size):
-        chosen = indices[start:start + batch_size]
+def bucketed_batches(indices: Sequence[int], lengths: Sequence[int], batch_size: int, generator: torch.Generator,
+                     bucket: int = 20) -> list[list[int]]:
+    """Batches of ``indices`` (already shuffled) in which clips of similar length go together, so
+    little time is spent on padding: every ``bucket`` batches' worth of clips is sorted by length
+    and cut into batches, and the batches are then shuffled with ``generator``. Every clip is in
+    exactly one batch, and the number of batches is that of plain batching."""
+    indices = list(indices)
+    batches = []
+    for start in range(0, len(indices), batch_size * bucket):
+        chunk = sorted(indices[start:start + batch_size * bucket], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def _batches(data: SequenceSet, batches: list[list[int]], multiple: int, device: str):
+    for chosen in batches:
         x, lengths = collate([torch.from_numpy(data.sequences[i]) for i in chosen], multiple)
         yield x.to(device), lengths.to(device), torch.from_numpy(data.labels[chosen]).to(device)
 
@@ -466,6 +479,7 @@ def fit(model: nn.Module, train: SequenceSet, val: SequenceSet | None, recipe: R
         network = DistributedDataParallel(model)
     sampler = DistributedSampler(range(len(train)), num_replicas=world, rank=rank, shuffle=True, seed=recipe.seed)
     per_process = max(1, recipe.batch_size // world)  # the global batch stays recipe.batch_size
+    lengths_of_train = [len(s) for s in train.sequences]
     epochs = progress_bar(range(start, recipe.epochs), progress and rank == 0, f"training {model_name}",
                           total=recipe.epochs - start)
     for epoch in epochs:
@@ -474,9 +488,11 @@ def fit(model: nn.Module, train: SequenceSet, val: SequenceSet | None, recipe: R
         for group in optimizer.param_groups:
             group["lr"] = recipe.lr_at(epoch)
         noise = torch.Generator().manual_seed(recipe.seed * 100_003 + epoch)
+        batches = bucketed_batches(list(sampler), lengths_of_train, per_process,
+                                   torch.Generator().manual_seed(recipe.seed * 100_019 + epoch))
         network.train()
         total_loss = correct = seen = 0.0
-        for step, (x, lengths, y) in enumerate(_batches(train, list(sampler), per_process, pad_multiple, device)):
+        for step, (x, lengths, y) in enumerate(_batches(train, batches, pad_multiple, device)):
             if on_batch is not None:
                 on_batch(epoch, step)
             if recipe.noise > 0:

@@ -291,3 +291,17 @@ def test_findings_say_what_the_numbers_say(lang):
     assert D.MODELS["cnn"].label[lang] in text and D.MODELS["bilstm_2x64"].label[lang] in text
     with pytest.raises(D.DigitsError, match="Unknown language"):
         D.conclusion({"cnn": 1.0}, ("cnn", 1.0), "de")
+
+
+def test_bucketed_batches_hold_every_clip_once_and_pad_little():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 200, 1000).tolist()
+    order = rng.permutation(1000).tolist()
+    batches = D.bucketed_batches(order, lengths, 32, torch.Generator().manual_seed(0))
+    assert sorted(i for batch in batches for i in batch) == list(range(1000))
+    assert len(batches) == -(-1000 // 32) and all(len(b) <= 32 for b in batches)
+    padded = lambda groups: sum(len(b) * max(lengths[i] for i in b) for b in groups)
+    plain = [order[i:i + 32] for i in range(0, 1000, 32)]
+    assert padded(batches) < 0.75 * padded(plain)
+    again = D.bucketed_batches(order, lengths, 32, torch.Generator().manual_seed(0))
+    assert again == batches
