@@ -39,6 +39,9 @@ def test_chapter_runs_on_smoke_and_is_deterministic(name, tmp_path):
     assert (run_a / f"{name}.ipynb").exists() and not (run_a / f"{name}.source.ipynb").exists()
     assert list((run_a / "figures").glob("*.png")), "a chapter saves its figures into the run folder"
     executed = json.loads((run_a / f"{name}.ipynb").read_text(encoding="utf-8"))
+    stderr = [output.get("text", "")[:300] for cell in executed["cells"] for output in cell.get("outputs", [])
+              if output.get("name") == "stderr"]
+    assert not stderr, f"the book treats a cell's stderr (a warning) as an error: {stderr}"
     tags = [cell.get("metadata", {}).get("tags", []) for cell in executed["cells"] if cell["cell_type"] == "code"]
     assert "parameters" in tags[0] and "injected-parameters" in tags[1]
 
