@@ -576,7 +576,7 @@ def train_and_test(model_name: str, data: SequenceSet, train_idx, test_idx, reci
 class AblationStep:
     """One row of the ablation: the input ``layout`` ('transposed': coefficients as time steps,
     padded to the longest clip; 'fixed': frames as time steps, padded, no masking; 'packed':
-    frames as time steps, true lengths), whether only the report-sized subset is used, the
+    frames as time steps, each read at its true length), whether only the report-sized subset is used, the
     normalisation, and whether our recipe replaces the report's."""
 
     key: str
@@ -593,8 +593,8 @@ ABLATION = (
                  "transposed", True, "none"),
     AblationStep("time_axis", {"fa": "قاب‌ها به‌عنوان محور زمان", "en": "frames as the time axis"},
                  "fixed", True, "none"),
-    AblationStep("masking", {"fa": "طول واقعی هر گفته (بسته‌بندی به جای لایه‌گذاری)",
-                             "en": "each clip's true length (packing instead of padding)"}, "packed", True, "none"),
+    AblationStep("masking", {"fa": "طول واقعی هر گفته (صفرهای لایه‌گذاری خوانده نمی‌شوند)",
+                             "en": "each clip's true length (the padding is never read)"}, "packed", True, "none"),
     AblationStep("all_clips", {"fa": "همهٔ گفته‌ها به جای زیرمجموعه", "en": "all clips instead of the subset"},
                  "packed", False, "none"),
     AblationStep("standardise", {"fa": "استانداردسازی با آمار دادهٔ آموزش",
