@@ -14,6 +14,7 @@ deviation of the training (source) frames *after* the method, then compared with
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -47,6 +48,10 @@ def scaled_distances(source_frames, target_frames, max_frames: int = 400, seed: 
     """W1 (exact optimal transport) and MMD² between two frame samples, both in units of
     ``scale`` (by default the source's per-coefficient standard deviation), on at most
     ``max_frames`` frames of each."""
+    # POT imports every array library it finds (TensorFlow, JAX, CuPy) to offer them as backends;
+    # only NumPy is used here, and TensorFlow's start-up lines on stderr would fail the book build
+    for library in ("TENSORFLOW", "JAX", "CUPY"):
+        os.environ.setdefault(f"POT_BACKEND_DISABLE_{library}", "1")
     import ot
 
     rng = np.random.default_rng(seed)
