@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterable
+
+with warnings.catch_warnings():
+    # In a kernel without ipywidgets, tqdm.auto warns once and falls back to a text bar, which is
+    # what the book wants; librosa's pooch imports it too, and the book treats that warning (on
+    # stderr) as an error. Imported here once, quietly, it does not warn again.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from tqdm.auto import tqdm as _tqdm
 
 
 def progress(items: Iterable, enabled: bool = True, description: str = "", total: int | None = None,
@@ -10,6 +18,4 @@ def progress(items: Iterable, enabled: bool = True, description: str = "", total
     """``items`` wrapped in a progress bar when ``enabled``, unchanged otherwise."""
     if not enabled:
         return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=description, total=total, leave=leave)
+    return _tqdm(items, desc=description, total=total, leave=leave)

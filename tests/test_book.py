@@ -68,10 +68,11 @@ def visit(browser, built):
         # "network idle" wait, whose 500 ms quiet window a busy 2-core machine may never give
         tab.wait_for_function("document.fonts.status === 'loaded' "
                               "&& [...document.images].every(i => i.complete)")
-        if page != "index":
-            tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise "
-                                  "&& document.querySelectorAll('mjx-container').length > 0")
-            tab.evaluate("MathJax.startup.promise.then(() => true)")
+        # a page with maths loads MathJax (Sphinx adds it only there): wait until it has typeset
+        tab.wait_for_function("!document.querySelector('script[src*=\"mathjax\" i]') "
+                              "|| (window.MathJax && MathJax.startup && MathJax.startup.promise "
+                              "&& document.querySelectorAll('mjx-container').length > 0)")
+        tab.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
         opened.append(context)
         return tab, log
 
@@ -104,6 +105,12 @@ def test_page_reads_right(visit, artifacts, lang, page):
         conclusion = tab.locator("article section").last.inner_text()
         assert ("بیشترین کمک" in conclusion or "هیچ روشی" in conclusion) if lang == "fa" else \
             ("helped most" in conclusion or "no method" in conclusion)
+    if page == "q4_digits":
+        assert len(images) == 5  # class distribution, curves and confusions for both recipes
+        assert tab.locator("article table").count() == 5  # per speaker, splits, ablation, models, unheard speakers
+        heading = tab.locator("article h1").first.inner_text()
+        assert ("ارقام گفته‌شده" in heading) if lang == "fa" else ("Spoken-digit recognition" in heading)
+        assert ("40" in text and "LSTM 2x64" in text) if lang == "en" else ("۴۰" in text)
     if lang == "fa":
         font = tab.evaluate("getComputedStyle(document.querySelector('article p')).fontFamily")
         assert "Vazirmatn" in font
@@ -180,7 +187,7 @@ def test_book_from_a_run_shows_that_run(project_copy, tmp_path):
 UNTRANSLATABLE = {"Main", "Page", "Toggle primary sidebar", "Toggle secondary sidebar"}
 
 
-@pytest.mark.parametrize("page", ["index", "q1_distances", "q2_vanishing"])
+@pytest.mark.parametrize("page", ["index", "q1_distances", "q2_vanishing", "q4_digits"])
 def test_persian_navigation_is_persian(built, page):
     import re
 
