@@ -68,10 +68,9 @@ def visit(browser, built):
         # "network idle" wait, whose 500 ms quiet window a busy 2-core machine may never give
         tab.wait_for_function("document.fonts.status === 'loaded' "
                               "&& [...document.images].every(i => i.complete)")
-        # a page with maths loads MathJax (Sphinx adds it only there): wait until it has typeset
+        # a page that loads MathJax (not every page has maths): wait until it has typeset
         tab.wait_for_function("!document.querySelector('script[src*=\"mathjax\" i]') "
-                              "|| (window.MathJax && MathJax.startup && MathJax.startup.promise "
-                              "&& document.querySelectorAll('mjx-container').length > 0)")
+                              "|| (window.MathJax && MathJax.startup && MathJax.startup.promise)")
         tab.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
         opened.append(context)
         return tab, log
