@@ -31,6 +31,11 @@ class Chapter:
         return resolve(self.all_parameters, profile, given)
 
 
+# the data parameter of every chapter that works on spoken digits (hw5lib.audio.load_digits)
+SPOKEN_DIGITS = Parameter("data", "data_source", "auto",
+                          "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
+                          "or a folder of FSDD or AudioMNIST recordings")
+
 CHAPTERS: dict[str, Chapter] = {
     chapter.name: chapter
     for chapter in (
@@ -39,9 +44,7 @@ CHAPTERS: dict[str, Chapter] = {
             {"fa": "سوال ۱: فاصلهٔ میان توزیع‌ها و نزدیک کردن آن‌ها",
              "en": "Q1: Distances between distributions, and bringing them closer"},
             (
-                Parameter("data", "data_source", "auto",
-                          "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
-                          "or a folder of FSDD or AudioMNIST recordings"),
+                SPOKEN_DIGITS,
                 Parameter("speakers", "int", {"smoke": 3, "quick": 6, "full": 12},
                           "at most this many speakers (and this many voices when synthetic)", minimum=2, maximum=60),
                 Parameter("clips_per_digit", "int", {"smoke": 4, "quick": 15, "full": 50},
@@ -94,9 +97,7 @@ CHAPTERS: dict[str, Chapter] = {
             {"fa": "سوال ۴: بازشناسی ارقام گفته‌شده با LSTM، BiLSTM و CNN",
              "en": "Q4: Spoken-digit recognition with LSTM, BiLSTM and CNN"},
             (
-                Parameter("data", "data_source", "auto",
-                          "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
-                          "or a folder of FSDD or AudioMNIST recordings"),
+                SPOKEN_DIGITS,
                 Parameter("speakers", "int", {"smoke": 3, "quick": 8, "full": 60},
                           "at most this many speakers (and this many voices, up to 12, when synthetic)",
                           minimum=2, maximum=1000),
