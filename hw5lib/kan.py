@@ -566,7 +566,7 @@ class KAN(nn.Module):
             for edge in layer.symbolic:
                 outputs[edge.out_index] += edge.fit.expression(expressions[edge.in_index], digits)
             expressions = outputs
-        return [sympy.simplify(expression) for expression in expressions]
+        return expressions
 
 
 class MLP(nn.Sequential):
