@@ -365,11 +365,8 @@ class SymbolicFit:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.c * library()[self.name].torch_fn(self.a * x + self.b) + self.d
 
-    def expression(self, variable, digits: int = 4):
-        import sympy
-
-        rounded = [sympy.Float(round(value, digits)) for value in (self.a, self.b, self.c, self.d)]
-        a, b, c, d = rounded
+    def expression(self, variable):
+        a, b, c, d = (float(value) for value in (self.a, self.b, self.c, self.d))
         return c * library()[self.name].sympy_fn(a * variable + b) + d
 
 
@@ -564,9 +561,19 @@ class KAN(nn.Module):
         for layer in self.layers:
             outputs = [sympy.Integer(0)] * layer.out_features
             for edge in layer.symbolic:
-                outputs[edge.out_index] += edge.fit.expression(expressions[edge.in_index], digits)
+                outputs[edge.out_index] += edge.fit.expression(expressions[edge.in_index])
             expressions = outputs
-        return expressions
+        return [round_floats(expression, digits) for expression in expressions]
+
+
+def round_floats(expression, digits: int = 4):
+    """``expression`` with every number rounded to ``digits`` significant digits (for reading)."""
+    import sympy
+
+    def rounded(number):
+        value = float(number)
+        return sympy.Float(float(f"{value:.{digits}g}"), digits) if value else sympy.Integer(0)
+    return expression.xreplace({number: rounded(number) for number in expression.atoms(sympy.Float)})
 
 
 class MLP(nn.Sequential):

@@ -428,31 +428,47 @@ def plot_scaling(rows_by_toy: dict[str, Sequence[dict]]):
 
 
 def plot_edges(result: Interpretation):
-    """Every edge function of the trained KAN before pruning; pruned edges grey, the rest drawn
-    with an opacity that grows with the edge's mean absolute value."""
+    """Every edge function of the trained KAN before pruning, one block of panels per layer
+    (a layer with several outputs: a row per input, a column per output) on one vertical scale per
+    layer; pruned edges grey and dotted, the rest drawn with an opacity that grows with the edge's
+    mean absolute value."""
     import matplotlib.pyplot as plt
 
     from hw5lib.plotting import PALETTE
 
-    columns = max(len(edges) for edges in result.edges_before)
-    rows = len(result.edges_before)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.55 * columns, 1.5 * rows + 0.4), squeeze=False)
-    for layer_index, (edges, scores, kept) in enumerate(zip(result.edges_before, result.scores_before, result.kept)):
+    def place(scores):  # (rows, columns, edge -> (row, column)) for one layer
+        outputs, inputs = scores.shape
+        if outputs > 1:
+            return inputs, outputs, lambda o, i: (i, o)
+        return 1, inputs, lambda o, i: (0, i)
+
+    layouts = [place(scores) for scores in result.scores_before]
+    columns = max(layout[1] for layout in layouts)
+    rows = sum(layout[0] for layout in layouts)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.45 * columns, 1.25 * rows + 0.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    first_row = 0
+    for layer_index, (edges, scores, kept, (layer_rows, _, where)) in enumerate(
+            zip(result.edges_before, result.scores_before, result.kept, layouts)):
         top = float(scores.max()) or 1.0
-        for ax_index in range(columns):
-            ax = axes[layer_index][ax_index]
-            if ax_index >= len(edges):
-                ax.axis("off")
-                continue
-            out_index, in_index, xs, ys = edges[ax_index]
+        low = min(float(np.min(ys)) for *_, ys in edges)
+        high = max(float(np.max(ys)) for *_, ys in edges)
+        margin = 0.05 * (high - low or 1.0)
+        for out_index, in_index, xs, ys in edges:
+            row, column = where(out_index, in_index)
+            ax = axes[first_row + row][column]
+            ax.axis("on")
             alive = bool(kept[out_index, in_index])
             ax.plot(xs, ys, color=PALETTE["kan"] if alive else PALETTE["reference"],
                     alpha=max(0.25, float(scores[out_index, in_index]) / top) if alive else 0.5, lw=1.6)
-            ax.set_title(rf"$\phi_{{{layer_index + 1},{out_index + 1},{in_index + 1}}}$", fontsize=8)
+            ax.set_title(rf"$\phi_{{{layer_index + 1},{out_index + 1},{in_index + 1}}}$", fontsize=9)
+            ax.set_ylim(low - margin, high + margin)  # one scale per layer: a weak edge looks flat
             ax.set_xticks([])
             ax.set_yticks([])
             for side in ax.spines.values():
                 side.set_linestyle("-" if alive else ":")
+        first_row += layer_rows
     fig.tight_layout()
     return fig
 

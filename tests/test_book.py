@@ -11,7 +11,8 @@ from conftest import chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-PAGES = [(lang, page) for lang in ("fa", "en") for page in ("index", "q1_distances", "q2_vanishing", "q4_digits")]
+CHAPTER_PAGES = ("index", "q1_distances", "q1_kan", "q2_vanishing", "q4_digits")
+PAGES = [(lang, page) for lang in ("fa", "en") for page in CHAPTER_PAGES]
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,15 @@ def test_page_reads_right(visit, artifacts, lang, page):
         conclusion = tab.locator("article section").last.inner_text()
         assert ("بیشترین کمک" in conclusion or "هیچ روشی" in conclusion) if lang == "fa" else \
             ("helped most" in conclusion or "no method" in conclusion)
+    if page == "q1_kan":
+        assert len(images) == 3  # accuracy against parameters, the edge functions, forgetting
+        assert tab.locator("article table").count() == 4  # scaling, snapped edges, digits, Table 1
+        heading = tab.locator("article h1").first.inner_text()
+        assert ("کولموگروف" in heading) if lang == "fa" else ("Kolmogorov" in heading)
+        verdicts = tab.locator("article section").last.inner_text()
+        assert verdicts.count("برقرار") + verdicts.count("نیمه:") >= 4 if lang == "fa" else \
+            sum(verdicts.count(word) for word in ("Held:", "Partly:", "Did not hold:")) >= 4
+        assert tab.locator("mjx-container").count() > 5  # the theorem, the layer and the recovered formula
     if page == "q4_digits":
         assert len(images) == 5  # class distribution, curves and confusions for both recipes
         assert tab.locator("article table").count() == 5  # per speaker, splits, ablation, models, unheard speakers
@@ -186,7 +196,7 @@ def test_book_from_a_run_shows_that_run(project_copy, tmp_path):
 UNTRANSLATABLE = {"Main", "Page", "Toggle primary sidebar", "Toggle secondary sidebar"}
 
 
-@pytest.mark.parametrize("page", ["index", "q1_distances", "q2_vanishing", "q4_digits"])
+@pytest.mark.parametrize("page", CHAPTER_PAGES)
 def test_persian_navigation_is_persian(built, page):
     import re
 

@@ -42,6 +42,10 @@ def test_chapter_runs_on_smoke_and_is_deterministic(name, tmp_path):
     stderr = [output.get("text", "")[:300] for cell in executed["cells"] for output in cell.get("outputs", [])
               if output.get("name") == "stderr"]
     assert not stderr, f"the book treats a cell's stderr (a warning) as an error: {stderr}"
+    glued = [output["metadata"]["scrapbook"]["name"] for cell in executed["cells"] for output in cell.get("outputs", [])
+             if "scrapbook" in output.get("metadata", {})]
+    repeated = sorted({name for name in glued if glued.count(name) > 1})
+    assert glued and not repeated, f"glue names used twice (the later hides the earlier): {repeated}"
     tags = [cell.get("metadata", {}).get("tags", []) for cell in executed["cells"] if cell["cell_type"] == "code"]
     assert "parameters" in tags[0] and "injected-parameters" in tags[1]
 

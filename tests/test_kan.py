@@ -263,4 +263,4 @@ def test_figures_have_a_panel_per_part():
     assert len(experiments.plot_forgetting(outcome, outcome).axes) == 10
     result = experiments.interpret("exp_sin", hidden=2, steps=2, refine_steps=2)
     assert len(result.edges_before) == 2 and len(result.edges_before[0]) == 4
-    assert len(experiments.plot_edges(result).axes) == 2 * 4
+    assert len(experiments.plot_edges(result).axes) == 3 * 2  # two rows for the 2 -> 2 layer, one for 2 -> 1
