@@ -127,8 +127,13 @@ _PERSIAN_DIGITS = str.maketrans("0123456789.-", "۰۱۲۳۴۵۶۷۸۹٫−")
 
 
 def localise_number(text: str, lang: str) -> str:
-    """Write the digits of an already formatted number in the language's own digits."""
-    return text.translate(_PERSIAN_DIGITS) if lang == "fa" else text
+    """Write the digits of an already formatted number in the language's own digits; inline
+    mathematics (``$...$``) keeps its digits, as MathJax sets them."""
+    if lang != "fa":
+        return text
+    parts = re.split(r"(\$[^$]*\$)", text)
+    return "".join(part if part.startswith("$") and part.endswith("$") and len(part) > 1
+                   else part.translate(_PERSIAN_DIGITS) for part in parts)
 
 
 LANGUAGE_NAMES = {"fa": "فارسی", "en": "English"}

@@ -548,8 +548,10 @@ class KAN(nn.Module):
             inputs = layer(inputs)
         return snapped
 
-    def formula(self, variables: Sequence[str] | None = None, digits: int = 4) -> list:
-        """The network as SymPy expressions, one per output, once every edge is symbolic."""
+    def formula(self, variables: Sequence[str] | None = None, digits: int = 4, chop: float = 0.0) -> list:
+        """The network as SymPy expressions, one per output, once every edge is symbolic; numbers
+        rounded to ``digits`` significant digits and, in every sum, terms whose coefficient is
+        below ``chop`` times the sum's largest coefficient left out (for reading)."""
         import sympy
 
         if any(layer.mask.any() for layer in self.layers):
@@ -563,7 +565,20 @@ class KAN(nn.Module):
             for edge in layer.symbolic:
                 outputs[edge.out_index] += edge.fit.expression(expressions[edge.in_index])
             expressions = outputs
-        return [round_floats(expression, digits) for expression in expressions]
+        return [round_floats(chop_terms(expression, chop) if chop else expression, digits)
+                for expression in expressions]
+
+
+def chop_terms(expression, relative: float):
+    """``expression`` without the terms of each sum whose numeric coefficient is below
+    ``relative`` times the largest coefficient of that sum."""
+    import sympy
+
+    def chopped(total):
+        terms = [(abs(float(term.as_coeff_Mul()[0])), term) for term in total.args]
+        largest = max(size for size, _ in terms)
+        return sympy.Add(*[term for size, term in terms if size >= relative * largest])
+    return expression.replace(lambda node: node.is_Add, chopped)
 
 
 def round_floats(expression, digits: int = 4):

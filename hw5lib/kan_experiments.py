@@ -221,7 +221,7 @@ def interpret(toy_name: str = "exp_sin", hidden: int = 5, steps: int = 50, refin
     snapped = model.snap(x)
     fit_regression(model, x, y, refine_steps // 2)
     names = ["x", "y"] if task.inputs == 2 else None
-    return Interpretation(model, [s.numpy() for s in scores], edges_before, active, kept, model.formula(names)[0],
+    return Interpretation(model, [s.numpy() for s in scores], edges_before, active, kept, model.formula(names, chop=1e-4)[0],
                           [edge.fit for edge in snapped], rmse_spline, rmse(model, x_test, y_test))
 
 

@@ -95,4 +95,5 @@ def test_switch_url_lands_on_the_same_page(page, source, target, expected):
 def test_persian_digits():
     assert i18n.localise_number("-12.5e-3", "fa") == "−۱۲٫۵e−۳"
     assert i18n.localise_number("12.5", "en") == "12.5"
+    assert i18n.localise_number("2 and $W_3 x^2$, 4", "fa") == "۲ and $W_3 x^2$, ۴"  # MathJax sets maths' digits
     assert i18n.text_direction("fa") == "rtl" and i18n.text_direction("en") == "ltr"
