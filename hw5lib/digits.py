@@ -456,12 +456,14 @@ def checkpoint_name(model_name: str, recipe: Recipe, train: SequenceSet, val: Se
 
 def fit(model: nn.Module, train: SequenceSet, val: SequenceSet | None, recipe: Recipe, *, model_name: str = "model",
         checkpoint_dir: Path | str | None = None, device: str = "cpu", pad_multiple: int = 1, progress: bool = True,
-        on_batch: Callable[[int, int], None] | None = None) -> list[dict]:
+        on_batch: Callable[[int, int], None] | None = None,
+        on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
     """Train ``model`` in place; return one row per epoch (train/val loss and accuracy, seconds).
 
     With ``checkpoint_dir``, every epoch ends with a checkpoint, and a run whose checkpoint is
     there (same model, recipe and data) resumes after its last finished epoch. ``on_batch(epoch,
-    batch)`` is called before each batch (the tests use it to interrupt a run)."""
+    batch)`` is called before each batch (the tests use it to interrupt a run); ``on_epoch(row)``
+    after each epoch's row is recorded (a search uses it to stop a poor trial early)."""
     from torch.utils.data import DistributedSampler
 
     rank, world = _distributed()
@@ -516,6 +518,8 @@ def fit(model: nn.Module, train: SequenceSet, val: SequenceSet | None, recipe: R
         history.append(row)
         if path is not None and rank == 0:
             _save_checkpoint(path, model, optimizer, epoch + 1, history)
+        if on_epoch is not None:
+            on_epoch(row)
     return history
 
 
