@@ -263,7 +263,7 @@ def objective(data: SearchData, epochs: int, seed: int = 0, device: str = "cpu")
 
         def report(row: dict) -> None:
             trial.report(row["val_accuracy"], row["epoch"])
-            if trial.should_prune():
+            if row["epoch"] < epochs and trial.should_prune():  # a trial that has finished training completes
                 raise optuna.TrialPruned()
 
         began = time.perf_counter()
@@ -330,6 +330,52 @@ def importances(study, seed: int = 0) -> dict[str, float]:
         return {}
     return optuna.importance.get_param_importances(
         study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed))
+
+
+# --- figures (language-neutral; the chapter captions them) ------------------------------------------
+
+def plot_histories(rows_by_sampler: dict[str, list[dict]]):
+    """Validation accuracy of every trial (dots: complete; crosses: pruned, at their last report)
+    and the best so far (line), one colour per sampler."""
+    import matplotlib.pyplot as plt
+
+    colours = {"tpe": "#1f77b4", "random": "#ff7f0e"}
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for name, rows in rows_by_sampler.items():
+        colour = colours.get(name, "#7f7f7f")
+        complete = [r for r in rows if r["state"] == "COMPLETE"]
+        pruned = [r for r in rows if r["state"] == "PRUNED" and r["value"] is not None]
+        ax.scatter([r["number"] + 1 for r in complete], [100 * r["value"] for r in complete], color=colour, s=22,
+                   label=f"{name}: complete")
+        ax.scatter([r["number"] + 1 for r in pruned], [100 * r["value"] for r in pruned], color=colour, marker="x",
+                   s=22, alpha=0.7, label=f"{name}: pruned")
+        best = [(r["number"] + 1, 100 * r["best"]) for r in rows if r["best"] is not None]
+        if best:
+            ax.step(*zip(*best), where="post", color=colour, lw=1.8)
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylim(0, 102)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def plot_importances(importance_by_sampler: dict[str, dict[str, float]]):
+    """fANOVA importance of each searched parameter, one bar per sampler's study."""
+    import matplotlib.pyplot as plt
+
+    names = sorted({name for values in importance_by_sampler.values() for name in values})
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * max(len(names), 3) + 1.0))
+    height = 0.8 / max(len(importance_by_sampler), 1)
+    colours = {"tpe": "#1f77b4", "random": "#ff7f0e"}
+    for index, (sampler, values) in enumerate(importance_by_sampler.items()):
+        ax.barh([i + index * height for i in range(len(names))], [values.get(name, 0.0) for name in names],
+                height=height, color=colours.get(sampler, "#7f7f7f"), label=sampler)
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))], names)
+    ax.set_xlabel("importance (fANOVA)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 # --- the chapter's verdict ----------------------------------------------------------------------------

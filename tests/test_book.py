@@ -11,7 +11,7 @@ from conftest import chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHAPTER_PAGES = ("index", "q1_distances", "q1_kan", "q2_vanishing", "q4_digits")
+CHAPTER_PAGES = ("index", "q1_distances", "q1_automl", "q1_kan", "q2_vanishing", "q4_digits")
 PAGES = [(lang, page) for lang in ("fa", "en") for page in CHAPTER_PAGES]
 
 
@@ -105,6 +105,12 @@ def test_page_reads_right(visit, artifacts, lang, page):
         conclusion = tab.locator("article section").last.inner_text()
         assert ("بیشترین کمک" in conclusion or "هیچ روشی" in conclusion) if lang == "fa" else \
             ("helped most" in conclusion or "no method" in conclusion)
+    if page == "q1_automl":
+        assert len(images) == 2  # trials of both searches, parameter importances
+        assert tab.locator("article table").count() == 3  # the libraries, the search space, the final comparison
+        heading = tab.locator("article h1").first.inner_text()
+        assert ("جست‌وجوی معماری عصبی" in heading) if lang == "fa" else ("neural architecture search" in heading)
+        assert "TPE" in text and ("Auto-WEKA" in text and "TransmogrifAI" in text)
     if page == "q1_kan":
         assert len(images) == 3  # accuracy against parameters, the edge functions, forgetting
         assert tab.locator("article table").count() == 4  # scaling, snapped edges, digits, Table 1
