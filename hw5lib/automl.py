@@ -443,12 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, int(os.environ.get("HW5LIB_THREADS", "1"))))
     try:
-        clips = audio.load_digits(args.data, per_speaker_digit=args.clips_per_digit, max_speakers=args.speakers,
-                                  synthetic_speakers=min(args.speakers, len(audio.SYNTHETIC_VOICES)),
-                                  synthetic_takes=args.clips_per_digit, seed=args.seed, progress=False,
-                                  report=lambda message: None)
-        features = {kind: digits.SequenceSet(audio.extract(clips.audio, clips.sample_rate, kind=kind, progress=False),
-                                             clips.digits) for kind in FEATURES}
+        clips = audio.load_sized_digits(args.data, args.speakers, args.clips_per_digit, seed=args.seed,
+                                        report=lambda message: None)
+        features = digits.feature_sets(clips, FEATURES)
         data = SearchData.split(features, clips.digits, seed=args.seed)
         sampler_seed = args.sampler_seed if args.sampler_seed is not None else args.seed + os.getpid()
         study = search(data, storage=args.storage, study_name=args.study, sampler=args.sampler, pruner=args.pruner,

@@ -36,6 +36,17 @@ SPOKEN_DIGITS = Parameter("data", "data_source", "auto",
                           "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
                           "or a folder of FSDD or AudioMNIST recordings")
 
+def spoken_digits(speakers: dict, clips_per_digit: dict) -> tuple[Parameter, ...]:
+    """The data parameters of a chapter on spoken digits, with its profiles' sizes."""
+    return (
+        SPOKEN_DIGITS,
+        Parameter("speakers", "int", speakers,
+                  "at most this many speakers (and this many voices, up to 12, when synthetic)", minimum=2, maximum=1000),
+        Parameter("clips_per_digit", "int", clips_per_digit, "at most this many takes of each digit per speaker",
+                  minimum=2, maximum=10_000),
+    )
+
+
 CHAPTERS: dict[str, Chapter] = {
     chapter.name: chapter
     for chapter in (
@@ -44,11 +55,7 @@ CHAPTERS: dict[str, Chapter] = {
             {"fa": "سوال ۱: فاصلهٔ میان توزیع‌ها و نزدیک کردن آن‌ها",
              "en": "Q1: Distances between distributions, and bringing them closer"},
             (
-                SPOKEN_DIGITS,
-                Parameter("speakers", "int", {"smoke": 3, "quick": 6, "full": 12},
-                          "at most this many speakers (and this many voices when synthetic)", minimum=2, maximum=60),
-                Parameter("clips_per_digit", "int", {"smoke": 4, "quick": 15, "full": 50},
-                          "takes of each digit per speaker", minimum=2, maximum=500),
+                *spoken_digits({"smoke": 3, "quick": 6, "full": 12}, {"smoke": 4, "quick": 15, "full": 50}),
                 Parameter("max_frames", "int", {"smoke": 100, "quick": 400, "full": 1000},
                           "MFCC frames per sample in each optimal-transport and MMD distance", minimum=20,
                           maximum=5000),
@@ -73,16 +80,11 @@ CHAPTERS: dict[str, Chapter] = {
             {"fa": "سوال ۱.۳: AutoML و جست‌وجوی معماری عصبی",
              "en": "Q1.3: AutoML and neural architecture search"},
             (
-                SPOKEN_DIGITS,
-                Parameter("speakers", "int", {"smoke": 3, "quick": 6, "full": 60},
-                          "at most this many speakers (and this many voices, up to 12, when synthetic)",
-                          minimum=2, maximum=1000),
-                Parameter("clips_per_digit", "int", {"smoke": 4, "quick": 10, "full": 100},
-                          "at most this many takes of each digit per speaker", minimum=2, maximum=10_000),
-                Parameter("trials", "int", {"smoke": 3, "quick": 12, "full": 100},
+                *spoken_digits({"smoke": 3, "quick": 8, "full": 60}, {"smoke": 4, "quick": 12, "full": 100}),
+                Parameter("trials", "int", {"smoke": 3, "quick": 20, "full": 100},
                           "finished trials of each study (TPE and random search get the same budget)",
                           minimum=1, maximum=100_000),
-                Parameter("epochs", "int", {"smoke": 1, "quick": 6, "full": 30},
+                Parameter("epochs", "int", {"smoke": 1, "quick": 8, "full": 30},
                           "epochs of a trial that is not pruned, and of the final comparison", minimum=1,
                           maximum=10_000),
                 Parameter("timeout", "float", 0.0, "seconds after which each study stops starting trials (0: no limit)",
@@ -116,11 +118,7 @@ CHAPTERS: dict[str, Chapter] = {
                           "L-BFGS steps of each stage of the interpretability experiment", minimum=2, maximum=100_000),
                 Parameter("phase_steps", "int", {"smoke": 30, "quick": 200, "full": 1000},
                           "Adam steps on each peak of the forgetting experiment", minimum=1, maximum=1_000_000),
-                SPOKEN_DIGITS,
-                Parameter("speakers", "int", {"smoke": 3, "quick": 6, "full": 60},
-                          "at most this many speakers (and this many voices when synthetic)", minimum=2, maximum=1000),
-                Parameter("clips_per_digit", "int", {"smoke": 4, "quick": 15, "full": 50},
-                          "at most this many takes of each digit per speaker", minimum=2, maximum=10_000),
+                *spoken_digits({"smoke": 3, "quick": 6, "full": 60}, {"smoke": 4, "quick": 15, "full": 50}),
                 Parameter("digit_epochs", "int", {"smoke": 10, "quick": 100, "full": 300},
                           "Adam epochs of the mean-MFCC digit classifiers", minimum=1, maximum=100_000),
                 Parameter("kan_hidden", "int", 8, "hidden width of the digit KAN (the MLPs are matched to it)",
@@ -156,12 +154,7 @@ CHAPTERS: dict[str, Chapter] = {
             {"fa": "سوال ۴: بازشناسی ارقام گفته‌شده با LSTM، BiLSTM و CNN",
              "en": "Q4: Spoken-digit recognition with LSTM, BiLSTM and CNN"},
             (
-                SPOKEN_DIGITS,
-                Parameter("speakers", "int", {"smoke": 3, "quick": 8, "full": 60},
-                          "at most this many speakers (and this many voices, up to 12, when synthetic)",
-                          minimum=2, maximum=1000),
-                Parameter("clips_per_digit", "int", {"smoke": 4, "quick": 10, "full": 500},
-                          "at most this many takes of each digit per speaker", minimum=2, maximum=10_000),
+                *spoken_digits({"smoke": 3, "quick": 8, "full": 60}, {"smoke": 4, "quick": 10, "full": 500}),
                 Parameter("report_epochs", "int", {"smoke": 2, "quick": 15, "full": 30},
                           "epochs of the report's recipe (Adam 1e-4, batch 32, raw MFCCs)", minimum=1, maximum=10_000),
                 Parameter("epochs", "int", {"smoke": 2, "quick": 20, "full": 60},

@@ -31,13 +31,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from hw5lib import audio
 from hw5lib.io import atomic_write_bytes, atomic_write_text
 from hw5lib.progress import progress as progress_bar
 
 __all__ = [
     "DigitsError", "SequenceSet", "random_split", "stratified_split", "speaker_split", "fixed_length",
     "Standardiser", "cmvn", "RecurrentClassifier", "ConvClassifier", "MeanClassifier", "MODELS", "build_model",
-    "count_parameters", "Recipe", "bucketed_batches", "fit", "predict", "Outcome", "train_and_test", "REPORTED", "main",
+    "count_parameters", "feature_sets", "Recipe", "bucketed_batches", "fit", "predict", "Outcome", "train_and_test", "REPORTED", "main",
     "ABLATION", "ablation", "report_subset", "report_finding", "ablation_finding", "disjoint_finding", "conclusion",
 ]
 
@@ -91,6 +92,12 @@ class SequenceSet:
         for s in self.sequences:
             digest.update(s.tobytes())
         return digest.hexdigest()[:16]
+
+
+def feature_sets(clips, kinds: Sequence[str] = ("mfcc", "log_mel"), progress: bool = False) -> dict:
+    """One :class:`SequenceSet` per feature kind for the clips of an ``audio.DigitSet`` (cached features)."""
+    return {kind: SequenceSet(audio.extract(clips.audio, clips.sample_rate, kind=kind, progress=progress), clips.digits)
+            for kind in kinds}
 
 
 def collate(sequences: Sequence[torch.Tensor], multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -748,7 +755,6 @@ def conclusion(ours: dict, disjoint: tuple[str, float], lang: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Train and test one model from the command line; rank 0 writes the outcome as JSON."""
-    from hw5lib import audio
 
     parser = argparse.ArgumentParser(prog="python -m hw5lib.digits", description=main.__doc__)
     parser.add_argument("--data", default="auto", help="auto, synthetic, or a FSDD / AudioMNIST folder")
