@@ -353,6 +353,7 @@ def plot_histories(rows_by_sampler: dict[str, list[dict]]):
         if best:
             ax.step(*zip(*best), where="post", color=colour, lw=1.8)
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_ylabel("validation accuracy (%)")
     ax.set_ylim(0, 102)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
