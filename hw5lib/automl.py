@@ -42,6 +42,7 @@ from hw5lib import digits
 from hw5lib.kan import KAN
 
 FAMILIES = ("lstm", "bilstm", "cnn", "mean_mlp", "mean_kan")
+TPE_STARTUP = 5  # TPE's first trials are random; it models the good and the bad ones after that
 FAMILY_LABELS = {"lstm": "LSTM", "bilstm": "BiLSTM", "cnn": "CNN", "mean_mlp": "mean + MLP", "mean_kan": "mean + KAN"}
 FEATURES = ("mfcc", "log_mel")
 WIDTHS = (16, 32, 64, 128)
@@ -64,8 +65,7 @@ class MeanFeatures(nn.Module):
         self.head = head
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        valid = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None].to(x.device))[:, :, None]
-        return self.head((x * valid).sum(1) / lengths[:, None].to(x.device))
+        return self.head(digits.masked_mean(x, lengths))
 
 
 @dataclass(frozen=True)
@@ -183,10 +183,9 @@ def train(architecture: Architecture, data: SearchData, epochs: int, *, evaluate
     train_set, (held_set,) = digits.normalise(sequences.subset(data.train_idx), [sequences.subset(held)], "global")
     model = architecture.build(sequences.n_features, seed=seed)
     if isinstance(model, MeanFeatures) and isinstance(model.head, KAN):
-        with torch.no_grad():  # place the KAN's first grid on the training clips' mean features
-            x, lengths = digits.collate([torch.as_tensor(s) for s in train_set.sequences])
-            valid = (torch.arange(x.shape[1])[None, :] < lengths[:, None])[:, :, None]
-            model.head.update_grid((x * valid).sum(1) / lengths[:, None], grid_eps=1.0)
+        # place the KAN's first grid on the training clips' mean features
+        model.head.update_grid(digits.masked_mean(*digits.collate([torch.as_tensor(s) for s in train_set.sequences])),
+                               grid_eps=1.0)
     recipe = digits.Recipe(epochs=epochs, batch_size=architecture.batch_size, lr=architecture.lr, schedule="cosine",
                            noise=noise, seed=seed)
     history = digits.fit(model, train_set, held_set, recipe, model_name=architecture.family, device=device,
@@ -235,7 +234,7 @@ def make_sampler(name: str, seed: int):
     import optuna
 
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP, multivariate=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise SearchError(f"Unknown sampler {name!r}; choose one of {', '.join(SAMPLERS)}.")

@@ -38,7 +38,8 @@ from hw5lib.progress import progress as progress_bar
 __all__ = [
     "DigitsError", "SequenceSet", "random_split", "stratified_split", "speaker_split", "fixed_length",
     "Standardiser", "cmvn", "RecurrentClassifier", "ConvClassifier", "MeanClassifier", "MODELS", "build_model",
-    "count_parameters", "feature_sets", "Recipe", "bucketed_batches", "fit", "predict", "Outcome", "train_and_test", "REPORTED", "main",
+    "count_parameters", "feature_sets", "masked_mean", "Recipe", "bucketed_batches", "fit", "predict", "Outcome",
+    "train_and_test", "REPORTED", "main",
     "ABLATION", "ablation", "report_subset", "report_finding", "ablation_finding", "disjoint_finding", "conclusion",
 ]
 
@@ -247,6 +248,12 @@ def _valid_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
     return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each clip's mean frame over its valid frames only: (batch, frames, n), (batch,) -> (batch, n)."""
+    lengths = lengths.to(x.device)
+    return (x * _valid_mask(lengths, x.shape[1])[:, :, None]).sum(1) / lengths[:, None]
+
+
 class ConvClassifier(nn.Module):
     """A CNN on log-mel spectrograms: ``len(channels)`` blocks of 3x3 convolution, batch norm, ReLU and
     2x2 max pooling over (mel, time), then the mean and the maximum over valid time steps and mel
@@ -283,8 +290,7 @@ class MeanClassifier(nn.Module):
                                   nn.Linear(dense, n_classes))
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        valid = _valid_mask(lengths, x.shape[1])[:, :, None]
-        return self.head((x * valid).sum(1) / lengths[:, None])
+        return self.head(masked_mean(x, lengths))
 
 
 @dataclass(frozen=True)
@@ -755,7 +761,6 @@ def conclusion(ours: dict, disjoint: tuple[str, float], lang: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Train and test one model from the command line; rank 0 writes the outcome as JSON."""
-
     parser = argparse.ArgumentParser(prog="python -m hw5lib.digits", description=main.__doc__)
     parser.add_argument("--data", default="auto", help="auto, synthetic, or a FSDD / AudioMNIST folder")
     parser.add_argument("--model", default="lstm_2x64", choices=sorted(MODELS))

@@ -326,7 +326,9 @@ class Primitive:
     complexity: int
 
 
-def _library() -> dict[str, Primitive]:
+@lru_cache(maxsize=None)
+def library() -> dict[str, Primitive]:
+    """The snapping library: name -> :class:`Primitive` (x, x^2, x^3, exp, sin, tanh, gaussian, log, 1/x)."""
     import sympy
 
     return {primitive.name: primitive for primitive in (
@@ -341,15 +343,6 @@ def _library() -> dict[str, Primitive]:
         Primitive("1/x", lambda z: 1 / (z.abs() + 1e-2) * torch.sign(z), lambda z: 1 / z, 3),
     )}
 
-
-LIBRARY: dict[str, Primitive] = {}
-
-
-def library() -> dict[str, Primitive]:
-    """The snapping library: name -> :class:`Primitive` (x, x^2, x^3, exp, sin, tanh, gaussian, log, 1/x)."""
-    if not LIBRARY:
-        LIBRARY.update(_library())
-    return LIBRARY
 
 
 @dataclass

@@ -142,8 +142,10 @@ def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
 
 # --- experiment 1: accuracy against the number of parameters --------------------------------------
 
+RESTARTS = 3  # random starts of every model in the scaling experiment (see fit_with_restarts)
+
 def scaling(toy_name: str, grids: Sequence[int], mlp_widths: Sequence[int], mlp_depths: Sequence[int],
-            steps: int, train_size: int = 1000, restarts: int = 3, seed: int = 0, progress: bool = False) -> list[dict]:
+            steps: int, train_size: int = 1000, restarts: int = RESTARTS, seed: int = 0, progress: bool = False) -> list[dict]:
     """Test RMSE and parameter count of a KAN of the toy's exact shape trained with grid
     extension (each grid continues from the previous one, as in the KAN paper), and of MLPs of
     every width and depth trained for as many steps in all. Every model gets the same
@@ -294,15 +296,11 @@ def digits_comparison(features: np.ndarray, labels: np.ndarray, train_idx, test_
                         ("MLP (same width)", MLP([n_inputs, hidden, n_classes], seed=seed).float())):
         history = fit_classifier(model, x[train_idx], labels_t[train_idx], epochs, batch_size=batch_size, lr=lr,
                                  seed=seed)
-        rows.append({"model": name, "shape": "-".join(map(str, _shape(model))), "parameters": count_parameters(model),
+        rows.append({"model": name, "shape": "-".join(map(str, model.widths)), "parameters": count_parameters(model),
                      "accuracy": accuracy(model, x[test_idx], labels_t[test_idx]),
                      "train_accuracy": accuracy(model, x[train_idx], labels_t[train_idx]),
                      "seconds": history["seconds"]})
     return rows
-
-
-def _shape(model: nn.Module) -> list[int]:
-    return list(model.widths)
 
 
 # --- what the numbers say ---------------------------------------------------------------------------
