@@ -247,36 +247,45 @@ SYNTHETIC_VOICES = (
 SYNTHETIC_RATE = 8000
 
 
-def _espeak() -> str:
+def espeak_program(instead: str = "give data, a folder of FSDD or AudioMNIST recordings") -> str:
+    """The espeak-ng executable; an :class:`AudioError` that says how to get it (or what to give
+    ``instead`` of synthetic speech) when it is missing."""
     program = shutil.which("espeak-ng")
     if program is None:
-        raise AudioError("espeak-ng is not installed, and it makes the offline spoken digits: install it "
-                         "(`apt-get install espeak-ng`; scripts/setup does) or give data_dir, a folder of "
-                         "FSDD or AudioMNIST recordings.")
+        raise AudioError("espeak-ng is not installed, and it makes the offline speech: install it "
+                         f"(`apt-get install espeak-ng`; scripts/setup does) or {instead}.")
     return program
 
 
-def _synthesize_take(program: str, speaker: int, digit: int, take: int, seed: int) -> np.ndarray:
+def speak(program: str, text: str, voice: str, rate: int, pitch: int, rng: np.random.Generator,
+          sample_rate: int = SYNTHETIC_RATE, snr_db: tuple[float, float] = (18, 35)) -> np.ndarray:
+    """``text`` spoken by espeak-ng's ``voice`` at ``rate`` words per minute and ``pitch`` (0-99),
+    resampled to ``sample_rate``, trimmed, padded by up to 120 ms of silence each side, scaled to a
+    random level, with white noise at a random SNR in ``snr_db``; float32 in [-1, 1]."""
     import librosa
     import soundfile
 
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "take.wav"
+        subprocess.run([program, "-v", voice, "-s", str(rate), "-p", str(pitch), "-w", str(out), text],
+                       check=True, capture_output=True)
+        audio, rate_read = soundfile.read(out, dtype="float32")
+    audio = librosa.resample(audio, orig_sr=rate_read, target_sr=sample_rate)
+    audio = np.trim_zeros(audio, "fb")
+    pad = rng.integers(0, int(0.12 * sample_rate), size=2)
+    audio = np.pad(audio, (pad[0], pad[1]))
+    audio = audio / (np.max(np.abs(audio)) + 1e-9) * rng.uniform(0.4, 0.9)
+    snr = rng.uniform(*snr_db)
+    noise = rng.normal(0, 1, audio.size) * np.sqrt(np.mean(audio**2) / 10 ** (snr / 10))
+    return np.clip(audio + noise, -1, 1).astype(np.float32)
+
+
+def _synthesize_take(program: str, speaker: int, digit: int, take: int, seed: int) -> np.ndarray:
     name, voice, pitch, rate = SYNTHETIC_VOICES[speaker]
     rng = np.random.default_rng([seed, speaker, digit, take])
     speed = int(round(rate * rng.uniform(0.85, 1.15)))
     pitch = int(np.clip(pitch + rng.integers(-8, 9), 0, 99))
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "take.wav"
-        subprocess.run([program, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(out),
-                        DIGIT_WORDS[digit]], check=True, capture_output=True)
-        audio, rate_read = soundfile.read(out, dtype="float32")
-    audio = librosa.resample(audio, orig_sr=rate_read, target_sr=SYNTHETIC_RATE)
-    audio = np.trim_zeros(audio, "fb")
-    pad = rng.integers(0, int(0.12 * SYNTHETIC_RATE), size=2)
-    audio = np.pad(audio, (pad[0], pad[1]))
-    audio = audio / (np.max(np.abs(audio)) + 1e-9) * rng.uniform(0.4, 0.9)
-    snr_db = rng.uniform(18, 35)
-    noise = rng.normal(0, 1, audio.size) * np.sqrt(np.mean(audio**2) / 10 ** (snr_db / 10))
-    return np.clip(audio + noise, -1, 1).astype(np.float32)
+    return speak(program, DIGIT_WORDS[digit], voice, speed, pitch, rng)
 
 
 def synthesize_digits(speakers: int = 8, takes: int = 10, seed: int = 0, folder=None,
@@ -289,7 +298,7 @@ def synthesize_digits(speakers: int = 8, takes: int = 10, seed: int = 0, folder=
         raise AudioError(f"'speakers' must be between 1 and {len(SYNTHETIC_VOICES)}, got {speakers}.")
     if takes < 1:
         raise AudioError(f"'takes' must be at least 1, got {takes}.")
-    program = _espeak()
+    program = espeak_program()
     spec = {"voices": SYNTHETIC_VOICES[:speakers], "takes": takes, "seed": seed, "rate": SYNTHETIC_RATE, "v": 1}
     key = hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
     folder = Path(folder) if folder is not None else cache_root() / "synthetic-digits" / key
