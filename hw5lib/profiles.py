@@ -90,9 +90,39 @@ def _to_data_source(name: str, value) -> str:
     return str(folder)
 
 
+def _to_speech_source(name: str, value) -> str:
+    """'synthetic', or a folder that exists (its tables are checked when it is read)."""
+    value = _to_str(name, value).strip()
+    if value == "synthetic" or Path(value).expanduser().is_dir():
+        return value if value == "synthetic" else str(Path(value).expanduser())
+    raise ParameterError(f"Parameter '{name}' must be synthetic or a folder of transcribed speech (audio files with "
+                         f"one CSV/TSV table, or a Common Voice language folder), and {value!r} is not a folder.")
+
+
+def _to_audio_file(name: str, value) -> str:
+    """'' (none), or a file that exists (its content is checked when it is read)."""
+    value = _to_str(name, value).strip()
+    if value and not Path(value).expanduser().is_file():
+        raise ParameterError(f"Parameter '{name}' must be empty or an audio file, and {value!r} is not a file.")
+    return str(Path(value).expanduser()) if value else ""
+
+
+def _to_model(name: str, value) -> str:
+    """'tiny', a folder that exists, or a hub id of the form owner/name."""
+    value = _to_str(name, value).strip()
+    if value == "tiny" or Path(value).expanduser().is_dir():
+        return value if value == "tiny" else str(Path(value).expanduser())
+    owner, _, model = value.partition("/")
+    if owner and model and "/" not in model and not value.startswith((".", "~")):
+        return value
+    raise ParameterError(f"Parameter '{name}' must be tiny (built here, offline), a checkpoint folder or a hub id "
+                         f"like openai/whisper-base, and {value!r} is none of those.")
+
+
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "int": _to_int, "float": _to_float, "bool": _to_bool, "str": _to_str, "int_list": _to_int_list,
-    "data_source": _to_data_source,
+    "data_source": _to_data_source, "speech_source": _to_speech_source, "audio_file": _to_audio_file,
+    "model": _to_model,
 }
 
 
