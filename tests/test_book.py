@@ -11,7 +11,7 @@ from conftest import chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHAPTER_PAGES = ("index", "q1_distances", "q1_automl", "q1_kan", "q2_vanishing", "q4_digits")
+CHAPTER_PAGES = ("index", "q1_distances", "q1_automl", "q1_kan", "q2_vanishing", "q3_whisper", "q4_digits")
 PAGES = [(lang, page) for lang in ("fa", "en") for page in CHAPTER_PAGES]
 
 
@@ -120,6 +120,13 @@ def test_page_reads_right(visit, artifacts, lang, page):
         assert verdicts.count("برقرار") + verdicts.count("نیمه:") >= 4 if lang == "fa" else \
             sum(verdicts.count(word) for word in ("Held:", "Partly:", "Did not hold:")) >= 4
         assert tab.locator("mjx-container").count() > 5  # the theorem, the layer and the recovered formula
+    if page == "q3_whisper":
+        assert len(images) == 1  # training curves of every strategy
+        # the two sentences, before/after, the report's Table 2, examples, strategies
+        assert tab.locator("article table").count() == 6
+        heading = tab.locator("article h1").first.inner_text()
+        assert "Whisper" in heading and (("یادگیری انتقالی" in heading) if lang == "fa" else ("transfer learning" in heading))
+        assert "你好" in text and "سلام، من دیروز در کلاس پردازش گفتار دیجیتال شرکت کردم" in text
     if page == "q4_digits":
         assert len(images) == 5  # class distribution, curves and confusions for both recipes
         assert tab.locator("article table").count() == 5  # per speaker, splits, ablation, models, unheard speakers

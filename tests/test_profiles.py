@@ -57,3 +57,26 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(ParameterError, match="no CUDA GPU is visible"):
             pick_device("cuda")
+
+
+def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_path):
+    whisper = chapters.get("whisper")
+    assert whisper.resolve("quick", {}).model_name_or_path == "tiny"
+    assert whisper.resolve("full", {}).model_name_or_path == "openai/whisper-base"
+    (tmp_path / "checkpoint").mkdir()
+    (tmp_path / "mine.wav").write_bytes(b"")
+    given = {"model_name_or_path": str(tmp_path / "checkpoint"), "data": str(tmp_path), "fa_audio": str(tmp_path / "mine.wav")}
+    resolved = whisper.resolve("smoke", given)
+    assert (resolved.model_name_or_path, resolved.data, resolved.fa_audio) == (str(tmp_path / "checkpoint"), str(tmp_path),
+                                                                              str(tmp_path / "mine.wav"))
+    for given, message in [
+        ({"model_name_or_path": "whisper base"}, "Parameter 'model_name_or_path' must be tiny (built here, offline), a "
+                                                  "checkpoint folder or a hub id like openai/whisper-base"),
+        ({"model_name_or_path": "a/b/c"}, "Parameter 'model_name_or_path' must be tiny"),
+        ({"data": str(tmp_path / "nowhere")}, "Parameter 'data' must be synthetic or a folder of transcribed speech"),
+        ({"zh_audio": str(tmp_path / "nowhere.wav")}, "Parameter 'zh_audio' must be empty or an audio file"),
+        ({"voices": 5}, "Parameter 'voices' must be at most 4"),
+    ]:
+        with pytest.raises(ParameterError) as error:
+            whisper.resolve("quick", given)
+        assert str(error.value).startswith(message) and "\n" not in str(error.value)
