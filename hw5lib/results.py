@@ -51,6 +51,7 @@ class ChapterResults:
     data: dict = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
 
     def add(self, key: str, value, *, fa: str, en: str, fmt: str = "{:.3g}", reported=None) -> None:
         """Record a headline number with its label in both languages and, when the report gave
@@ -62,6 +63,15 @@ class ChapterResults:
         if hasattr(value, "item"):  # numpy / torch scalars
             value = value.item()
         self.metrics.append(Metric(key, value, {"fa": fa, "en": en}, fmt, reported))
+
+    def add_table(self, name: str, frame) -> None:
+        """Record a whole table (a DataFrame) in ``results.json``, one mapping per row; missing
+        values become null."""
+        if name in self.tables:
+            raise ValueError(f"Table {name!r} was already added to the results of {self.chapter}.")
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        self.tables[name] = [{str(column): (value.item() if hasattr(value, "item") else value)
+                              for column, value in row.items()} for row in records]
 
     def __getitem__(self, key: str) -> Metric:
         for metric in self.metrics:

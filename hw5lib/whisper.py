@@ -392,17 +392,18 @@ def _metrics(processor, language: str):
 
 def fine_tune(model, processor, train: SpeechDataset, validation: SpeechDataset, output_dir, plan: TrainingPlan,
               language: str = "fa", resume: bool = True, progress: bool = True, callbacks: Sequence = (),
-              evaluate: bool = True):
+              evaluate: bool = True, device: str | None = None):
     """Train with ``Seq2SeqTrainer``; return (model, log): the log is the trainer's history (training
     loss, and with ``evaluate`` validation loss and WER, every ``plan.eval_every`` steps).
     Checkpoints (safetensors) go to ``output_dir`` as often; with ``resume`` a killed run carries on
-    from its last one."""
+    from its last one. ``device='cpu'`` keeps a machine with a GPU on its CPU; otherwise the trainer
+    takes the GPU when there is one, in bf16 (fp16 where bf16 is missing) mixed precision."""
     from transformers import PrinterCallback, Seq2SeqTrainer, Seq2SeqTrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    cuda = torch.cuda.is_available()
+    cuda = torch.cuda.is_available() and device != "cpu"
     generation = model.generation_config
     generation.language, generation.task = language, "transcribe"
     arguments = Seq2SeqTrainingArguments(

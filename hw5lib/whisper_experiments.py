@@ -73,7 +73,7 @@ def _key(*parts) -> str:
 
 
 def pretrain_tiny(source: SpeechData, spec: W.TinySpec, plan: W.TrainingPlan, progress: bool = False,
-                  folder=None) -> Path:
+                  folder=None, device: str | None = None) -> Path:
     """Build the tiny Whisper and pre-train it on the source's training split (Persian transcription
     and Mandarin-to-English translation); return the checkpoint folder. Made once per machine for
     the same data, shape and plan (cached like the corpus); a killed run resumes."""
@@ -90,7 +90,8 @@ def pretrain_tiny(source: SpeechData, spec: W.TinySpec, plan: W.TrainingPlan, pr
     held = W.SpeechDataset(mel[validation], [source.utterances[i] for i in validation], processor.tokenizer,
                            spec.max_target_tokens)
     work = folder.parent / f".{folder.name}.training"
-    model, _ = W.fine_tune(model, processor, dataset, held, work, plan, progress=progress, evaluate=False)
+    model, _ = W.fine_tune(model, processor, dataset, held, work, plan, progress=progress, evaluate=False,
+                           device=device)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     model.generation_config.language = model.generation_config.task = None
     model.save_pretrained(staging)

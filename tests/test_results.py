@@ -55,6 +55,21 @@ def test_publish_writes_results_json_in_a_run(tmp_path, monkeypatch):
     assert "torch" in saved["provenance"]["packages"]
 
 
+def test_whole_tables_go_into_results_json(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.setenv(results.RUN_DIR_ENV, str(tmp_path))
+    record = make_record()
+    record.add_table("steps", pd.DataFrame({"step": np.array([50, 100]), "WER": [0.379, np.nan]}))
+    with pytest.raises(ValueError, match="'steps' was already added"):
+        record.add_table("steps", pd.DataFrame({"step": [1]}))
+    saved = json.loads(record.publish().read_text(encoding="utf-8"))
+    assert saved["tables"]["steps"] == [{"step": 50, "WER": 0.379}, {"step": 100, "WER": None}]
+    bundle = {f"application/papermill.record/{m}": v for m, v in record._repr_mimebundle_().items()}
+    assert results.ChapterResults.from_mimebundle(json.loads(json.dumps(bundle))).tables == record.tables
+
+
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     target = tmp_path / "results.json"
     target.write_text("old")
