@@ -353,6 +353,19 @@ def freeze(model, strategy: str, seed: int = 0):
     return model
 
 
+def set_dropout(model, rate: float):
+    """Dropout ``rate`` in every layer of a loaded model (residual, attention and feed-forward);
+    Whisper's layers read their rates from the config when built, so the built layers are changed."""
+    if not 0 <= rate < 1:
+        raise WhisperError(f"Dropout must be in [0, 1), got {rate}.")
+    for module in model.modules():
+        for name in ("dropout", "activation_dropout"):
+            if isinstance(getattr(module, name, None), float):
+                setattr(module, name, rate)
+    model.config.dropout = model.config.attention_dropout = model.config.activation_dropout = rate
+    return model
+
+
 def trainable_parameters(model) -> int:
     # the output projection shares the token embedding's weight: count each tensor once
     seen = {id(p): p for p in model.parameters() if p.requires_grad}
@@ -370,6 +383,7 @@ class TrainingPlan:
     eval_every: int = 50
     warmup_steps: int = 50
     weight_decay: float = 0.0
+    dropout: float | None = None  # None keeps the model's own (Whisper's checkpoints: 0)
     seed: int = 0
 
     def __post_init__(self):
@@ -403,6 +417,8 @@ def fine_tune(model, processor, train: SpeechDataset, validation: SpeechDataset,
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    if plan.dropout is not None:
+        set_dropout(model, plan.dropout)
     cuda = torch.cuda.is_available() and device != "cpu"
     generation = model.generation_config
     generation.language, generation.task = language, "transcribe"

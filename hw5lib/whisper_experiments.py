@@ -166,7 +166,7 @@ def plot_training(runs: dict[str, list[dict]]):
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     for label, log in runs.items():
         curve, table = loss_curve(log), training_table(log)
-        line, = left.plot(curve["step"], curve["loss"], label=label, lw=1.2)
+        line, = left.plot(curve["step"], curve["loss"], label=label.replace("_", " "), lw=1.2)
         if len(table):
             right.plot(table["step"], table["WER"], "o-", color=line.get_color(), label=label, ms=3)
     left.set_xlabel("step")
@@ -174,7 +174,7 @@ def plot_training(runs: dict[str, list[dict]]):
     left.set_yscale("log")
     right.set_xlabel("step")
     right.set_ylabel("validation WER")
-    right.set_ylim(bottom=0)
+    right.set_ylim(0, 1.05)  # an untrained model's repetitions reach WERs of 10 and more
     left.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -195,3 +195,17 @@ def test_fine_tuning_runs_on_two_processes_under_torchrun(tmp_path):
     lines = sorted(line for line in result.stdout.splitlines() if line.startswith("world"))
     # 4 clips, 2 processes of 1 clip per step: 2 steps per epoch, 2 epochs
     assert lines == ["world 2 rank 0 steps 4", "world 2 rank 1 steps 4"]
+
+
+def test_dropout_reaches_every_built_layer():
+    model, _ = W.build_tiny(TEXTS, MICRO)
+    W.set_dropout(model, 0.25)
+    rates = [getattr(m, name) for m in model.modules() for name in ("dropout", "activation_dropout")
+             if isinstance(getattr(m, name, None), float)]
+    assert len(rates) > 6 and set(rates) == {0.25} and model.config.dropout == 0.25
+    x = torch.randn(2, MICRO.mel_bins, MICRO.seconds * 100)
+    labels = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    model.train()
+    assert model(input_features=x, labels=labels).loss != model(input_features=x, labels=labels).loss
+    with pytest.raises(W.WhisperError, match="Dropout must be in"):
+        W.set_dropout(model, 1.0)
