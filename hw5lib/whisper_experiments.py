@@ -94,8 +94,9 @@ def pretrain_tiny(source: SpeechData, spec: W.TinySpec, plan: W.TrainingPlan, pr
                            device=device)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     model.generation_config.language = model.generation_config.task = None
-    model.save_pretrained(staging)
-    processor.save_pretrained(staging)
+    with W.quiet_transformers():  # no "Writing model shards" bar on stderr
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
     staging.rename(folder)
     shutil.rmtree(work, ignore_errors=True)
     return folder
