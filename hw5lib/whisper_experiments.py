@@ -179,3 +179,29 @@ def plot_training(runs: dict[str, list[dict]]):
     left.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def data_sentences(target: SpeechData, pretrained_on: int | None) -> dict[str, str]:
+    """What the target data are and what the model heard before, in both languages: the synthetic
+    corpus's guarantees hold only for it, and only the tiny model was pre-trained here."""
+    if target.synthetic:
+        en = ("The sentences come from a small Persian grammar (with subject–verb agreement) and are spoken by "
+              "several espeak-ng voices at varied rates and pitches with noise; test sentences are heard neither in "
+              "pre-training nor in fine-tuning, and the target voices are not in pre-training.")
+        fa = ("جمله‌ها از یک دستور زبان کوچک فارسی (با مطابقت فعل و فاعل) ساخته و با چند صدای espeak-ng با سرعت، "
+              "زیر و بمی و نوفهٔ گوناگون گفته شده‌اند؛ جمله‌های آزمون نه در پیش‌آموزش شنیده می‌شوند و نه در تنظیم "
+              "دقیق، و صداهای هدف در پیش‌آموزش نیستند.")
+    else:
+        en = (f"The recordings are your folder ({target.layout} layout); test sentences are never trained on "
+              "(Common Voice's own split, or a split here by sentence).")
+        fa = (f"ضبط‌ها از پوشهٔ خودتان است (قالب {target.layout})؛ روی جمله‌های آزمون هرگز آموزش داده نمی‌شود (تقسیم "
+              "خودِ Common Voice، یا تقسیمی که این‌جا بر پایهٔ جمله انجام می‌شود).")
+    if pretrained_on is not None:
+        en += (f" The tiny model was pre-trained here on {pretrained_on} source clips (two other Persian voices, and "
+               "Chinese sentences with their English translations).")
+        fa += (f" مدل کوچک این‌جا روی {localise_number(str(pretrained_on), 'fa')} گفتهٔ مبدأ پیش‌آموزش دید (دو صدای "
+               "دیگر فارسی، و جمله‌های چینی با ترجمهٔ انگلیسی‌شان).")
+    else:
+        en += " The model's own pre-training is its authors' (for Whisper: 680,000 hours of web audio)."
+        fa += " پیش‌آموزش مدل کار سازندگان آن است (برای Whisper: ۶۸۰ هزار ساعت صدای وب)."
+    return {"en": en, "fa": fa}

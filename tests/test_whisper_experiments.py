@@ -43,3 +43,20 @@ def test_the_transfer_verdict_follows_the_numbers(scratch, best, word_en, word_f
     assert word_en in finding["en"] and word_fa in finding["fa"]
     if best == "full":
         assert "full fine-tuning" in finding["en"] and "تنظیم دقیق کامل" in finding["fa"]
+
+
+def test_the_data_sentence_promises_only_what_holds():
+    from pathlib import Path
+
+    from hw5lib.speech_corpus import Utterance
+
+    def data(synthetic):
+        return E.SpeechData([Utterance(Path("a.wav"), "سلام")], [None], "x", synthetic,
+                            "split tables" if synthetic else "common voice")
+
+    tiny = E.data_sentences(data(True), 507)
+    assert "espeak-ng" in tiny["en"] and "507 source clips" in tiny["en"] and "۵۰۷" in tiny["fa"]
+    theirs = E.data_sentences(data(False), None)
+    assert "espeak-ng" not in theirs["en"] and "common voice layout" in theirs["en"]
+    assert "pre-trained here" not in theirs["en"] and "680,000 hours" in theirs["en"]
+    assert "espeak-ng" not in theirs["fa"] and "Common Voice" in theirs["fa"]
