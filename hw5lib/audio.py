@@ -122,7 +122,7 @@ def load_audio(path, sample_rate: int, on_resample: Callable[[int], None] | None
     except Exception as exc:  # soundfile raises its own error types, and RuntimeError on old versions
         raise AudioError(f"{path} is not a readable audio file ({str(exc).strip() or type(exc).__name__}).") from exc
     if audio.shape[1] != 1:
-        raise AudioError(f"{path} has {audio.shape[1]} channels; spoken digits are mono "
+        raise AudioError(f"{path} has {audio.shape[1]} channels; the clips must be mono "
                          f"(mix it down first, e.g. `sox {path.name} -c 1 mono.wav`).")
     audio = audio[:, 0]
     if audio.size == 0:
@@ -366,11 +366,19 @@ def _feature_key(audio: np.ndarray, sample_rate: int, kind: str, params: dict) -
     return digest.hexdigest()
 
 
-def _load_cached(path: Path) -> np.ndarray | None:
+def load_cached_array(path: Path) -> np.ndarray | None:
+    """A cached array, or None when it is absent or damaged (the caller recomputes it)."""
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError):
-        return None  # absent or damaged: recompute
+        return None
+
+
+def save_cached_array(path: Path, array: np.ndarray) -> None:
+    """Write a cached array atomically (never half-written), without pickling."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def extract(audio: Sequence[np.ndarray], sample_rate: int, kind: str = "mfcc", cache: bool = True,
@@ -382,7 +390,7 @@ def extract(audio: Sequence[np.ndarray], sample_rate: int, kind: str = "mfcc", c
     function = FEATURES[kind]
     folder = cache_root() / "features"
     keys = [_feature_key(a, sample_rate, kind, params) for a in audio]
-    results: list = [_load_cached(folder / k[:2] / f"{k}.npy") if cache else None for k in keys]
+    results: list = [load_cached_array(folder / k[:2] / f"{k}.npy") if cache else None for k in keys]
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:
         if n_jobs == 1:
@@ -396,10 +404,8 @@ def extract(audio: Sequence[np.ndarray], sample_rate: int, kind: str = "mfcc", c
                                                   f"{kind} features")):
             results[i] = features
             if cache:
-                buffer = io.BytesIO()
-                np.save(buffer, features, allow_pickle=False)
                 try:
-                    atomic_write_bytes(folder / keys[i][:2] / f"{keys[i]}.npy", buffer.getvalue())
+                    save_cached_array(folder / keys[i][:2] / f"{keys[i]}.npy", features)
                 except OSError as error:  # a read-only cache slows the next run; it does not stop this one
                     warnings.warn(f"feature cache not written: {error}", stacklevel=2)
                     cache = False

@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from hw5lib.audio import cache_root
-from hw5lib.io import atomic_write_bytes
+from hw5lib.audio import cache_root, load_cached_array, save_cached_array
 from hw5lib.progress import progress as progress_bar
 from hw5lib.speech_corpus import SAMPLE_RATE, Utterance
-from hw5lib.textnorm import error_rates, normalise
+from hw5lib.textnorm import error_rates
 
 __all__ = [
     "WhisperError", "TinySpec", "build_tokenizer", "build_tiny", "load_whisper", "features", "SpeechDataset",
@@ -223,19 +221,15 @@ def features(audio: Sequence[np.ndarray], extractor, cache: bool = True, progres
     for clip in audio:
         digest.update(np.ascontiguousarray(clip, dtype=np.float32).tobytes())
     path = cache_root() / "whisper-features" / f"{digest.hexdigest()[:24]}.npy"
-    if cache and path.is_file():
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            pass  # damaged: recompute
+    cached = load_cached_array(path) if cache else None
+    if cached is not None:
+        return cached
     batches = [audio[i:i + 64] for i in range(0, len(audio), 64)]
     result = np.concatenate([
         extractor(list(batch), sampling_rate=SAMPLE_RATE, return_tensors="np").input_features.astype(np.float16)
         for batch in progress_bar(batches, progress and len(batches) > 2, "log-mel features")])
     if cache:
-        buffer = io.BytesIO()
-        np.save(buffer, result, allow_pickle=False)
-        atomic_write_bytes(path, buffer.getvalue())
+        save_cached_array(path, result)
     return result
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import WhisperForConditionalGeneration
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
 from hw5lib import whisper as W
