@@ -348,15 +348,21 @@ def freeze(model, strategy: str, seed: int = 0):
 
 
 def set_dropout(model, rate: float):
-    """Dropout ``rate`` in every layer of a loaded model (residual, attention and feed-forward);
-    Whisper's layers read their rates from the config when built, so the built layers are changed."""
+    """Dropout ``rate`` on a loaded model's residual and feed-forward paths; Whisper's layers read
+    their rates from the config when built, so the built layers are changed. Attention dropout
+    stays at 0 (Whisper's own): with it, PyTorch's CPU attention leaves its fused kernel for the
+    one that builds the whole attention matrix, and fine-tuning ran a third slower."""
+    from transformers.models.whisper.modeling_whisper import WhisperAttention
+
     if not 0 <= rate < 1:
         raise WhisperError(f"Dropout must be in [0, 1), got {rate}.")
     for module in model.modules():
+        if isinstance(module, WhisperAttention):
+            continue
         for name in ("dropout", "activation_dropout"):
             if isinstance(getattr(module, name, None), float):
                 setattr(module, name, rate)
-    model.config.dropout = model.config.attention_dropout = model.config.activation_dropout = rate
+    model.config.dropout = model.config.activation_dropout = rate
     return model
 
 

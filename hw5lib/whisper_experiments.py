@@ -68,8 +68,14 @@ def load_speech(data: str, sentences: int, voices: int, seed: int = 0,
     return source, SpeechData(utterances, corpus.read_audio(utterances, progress), str(data), False, layout)
 
 
+# the code that trains: a cached model or checkpoint made by other code is not read back or resumed
+_CODE = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in (W, corpus))
+                       + Path(__file__).read_bytes()).hexdigest()[:12]
+
+
 def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([_CODE, *parts], sort_keys=True, default=str,
+                                     ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def pretrain_tiny(source: SpeechData, spec: W.TinySpec, plan: W.TrainingPlan, progress: bool = False,
@@ -108,6 +114,64 @@ def checkpoint_folder(model: str | Path, train: SpeechData, plan: W.TrainingPlan
     (and after a finished run, reads the result back)."""
     key = _key(str(model), [(u.path.name, u.target) for u in train.utterances], asdict(plan))
     return cache_root() / "checkpoints" / "whisper" / key / strategy
+
+
+def report_clip(reference: str, data: SpeechData, own: str, feature_extractor) -> tuple[np.ndarray, str]:
+    """Features of the user's recording ``own`` when given, else of the first test clip of ``data``
+    whose target is ``reference``; and where it came from (the file, or the voice)."""
+    from hw5lib.audio import load_audio
+
+    if own:
+        return W.features([load_audio(own, corpus.SAMPLE_RATE)], feature_extractor, cache=False), own
+    found = [i for i, u in enumerate(data.utterances) if u.target == reference and u.split == "test"]
+    if not found:
+        raise W.WhisperError(f"No test clip of {data.source} says {reference!r}; give a recording of it instead.")
+    return W.features([data.audio[found[0]]], feature_extractor, cache=False), data.utterances[found[0]].speaker
+
+
+def split_scores(model, processor, mel: np.ndarray, data: SpeechData, language: str | None = "fa") -> dict:
+    """``W.evaluate`` on every split of ``data`` (``mel`` holds its features in order), and on all
+    of them pooled from the same outputs (no clip is transcribed twice)."""
+    from hw5lib.textnorm import error_rates
+
+    index = {split: data.pick(split) for split in corpus.SPLITS}
+    found = {split: W.evaluate(model, processor, mel[index[split]], [data.utterances[i] for i in index[split]],
+                               language=language)
+             for split in corpus.SPLITS}
+    order = [i for split in corpus.SPLITS for i in index[split]]
+    outputs = [text for split in corpus.SPLITS for text in found[split]["outputs"]]
+    found["all"] = error_rates([data.utterances[i].target for i in order], outputs, "fa")
+    return found
+
+
+@dataclass
+class Tuner:
+    """Fine-tunes copies of one checkpoint under each transfer-learning strategy on the same data
+    and plan, keeping each run's log, trainable-parameter count and model in ``runs``. Checkpoints
+    go to :func:`checkpoint_folder`, so a killed chapter resumes where it stopped."""
+    checkpoint: str | Path
+    processor: object
+    train: SpeechData
+    validation: SpeechData
+    mel_train: np.ndarray
+    mel_validation: np.ndarray
+    plan: W.TrainingPlan
+    max_target_tokens: int  # the model's max_target_positions
+    device: str = "cpu"
+
+    def __post_init__(self):
+        self.datasets = [W.SpeechDataset(mel, data.utterances, self.processor.tokenizer, self.max_target_tokens)
+                         for mel, data in ((self.mel_train, self.train), (self.mel_validation, self.validation))]
+        self.runs: dict[str, dict] = {}
+
+    def tune(self, strategy: str):
+        model = W.freeze(W.load_whisper(self.checkpoint, self.device)[0], strategy, seed=self.plan.seed)
+        trainable = W.trainable_parameters(model)
+        folder = checkpoint_folder(self.checkpoint, self.train, self.plan, strategy)
+        model, log = W.fine_tune(model, self.processor, *self.datasets, folder, self.plan, progress=False,
+                                 device=self.device)
+        self.runs[strategy] = {"log": log, "trainable": trainable, "model": model}
+        return model
 
 
 # --- the chapter's tables and sentences -----------------------------------------------------------

@@ -60,3 +60,88 @@ def test_the_data_sentence_promises_only_what_holds():
     assert "espeak-ng" not in theirs["en"] and "common voice layout" in theirs["en"]
     assert "pre-trained here" not in theirs["en"] and "680,000 hours" in theirs["en"]
     assert "espeak-ng" not in theirs["fa"] and "Common Voice" in theirs["fa"]
+
+
+def micro_corpus():
+    """Six clips of distinct noise in three splits, with a micro Whisper saved to load from."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from hw5lib.speech_corpus import REPORT_FA, Utterance
+    from test_whisper import MICRO
+
+    texts = [REPORT_FA, "من امروز به کتابخانه رفتم", "او فردا به خانه می‌آید"]
+    utterances = [Utterance(Path(f"{i}.wav"), texts[i % 3], split=split, speaker=f"v{i}")
+                  for i, split in enumerate(["train", "train", "validation", "validation", "test", "test"])]
+    mel = np.random.default_rng(0).normal(0, 1, (6, MICRO.mel_bins, MICRO.seconds * 100)).astype(np.float16)
+    data = E.SpeechData(utterances, [np.zeros(16000, np.float32)] * 6, "micro", True, "split tables")
+    return data, mel, texts
+
+
+def test_split_scores_transcribe_each_clip_once_and_pool_all(monkeypatch):
+    from hw5lib import whisper as W
+    from hw5lib.textnorm import error_rates
+
+    data, mel, texts = micro_corpus()
+    heard = []
+
+    def evaluate(model, processor, clips, utterances, language="fa"):
+        heard.extend(u.path.name for u in utterances)
+        outputs = [texts[0]] * len(utterances)  # always the report's sentence
+        return {**error_rates([u.target for u in utterances], outputs, "fa"), "outputs": outputs}
+
+    monkeypatch.setattr(W, "evaluate", evaluate)
+    scores = E.split_scores(None, None, mel, data)
+    assert sorted(heard) == sorted(u.path.name for u in data.utterances)
+    assert scores["train"]["wer"] == pytest.approx(error_rates(texts[:2], [texts[0]] * 2, "fa")["wer"])
+    order = [u.target for split in ("train", "validation", "test") for u in data.utterances if u.split == split]
+    assert scores["all"]["wer"] == pytest.approx(error_rates(order, [texts[0]] * 6, "fa")["wer"])
+
+
+def test_the_report_clip_is_a_test_clip_or_the_users_recording(tmp_path):
+    import numpy as np
+    import soundfile
+
+    from hw5lib import whisper as W
+    from test_whisper import MICRO
+
+    data, _, texts = micro_corpus()
+    _, processor = W.build_tiny(texts, MICRO)
+    mel, origin = E.report_clip(texts[1], data, "", processor.feature_extractor)
+    assert origin == "v4" and mel.shape == (1, MICRO.mel_bins, MICRO.seconds * 100)
+    own = tmp_path / "mine.wav"
+    soundfile.write(own, np.random.default_rng(1).normal(0, 0.1, 8000).astype(np.float32), 16000)
+    assert E.report_clip(texts[1], data, str(own), processor.feature_extractor)[1] == str(own)
+    with pytest.raises(W.WhisperError, match="No test clip of micro says 'nobody'"):
+        E.report_clip("nobody", data, "", processor.feature_extractor)
+
+
+def test_the_tuner_trains_each_strategy_and_reads_a_finished_run_back(tmp_path, monkeypatch):
+    from hw5lib import whisper as W
+    from test_whisper import MICRO
+
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path / "cache"))
+    data, mel, texts = micro_corpus()
+    model, processor = W.build_tiny(texts, MICRO)
+    model.save_pretrained(tmp_path / "start")
+    processor.save_pretrained(tmp_path / "start")
+    train, validation = data.pick("train"), data.pick("validation")
+    plan = W.TrainingPlan(epochs=2, learning_rate=1e-3, batch_size=2, eval_every=1, warmup_steps=1)
+
+    def tuner():
+        return E.Tuner(tmp_path / "start", processor, data.subset(train), data.subset(validation), mel[train],
+                       mel[validation], plan, MICRO.max_target_tokens)
+
+    first = tuner()
+    first.tune("frozen_encoder")
+    first.tune("full")
+    runs = first.runs
+    assert runs["frozen_encoder"]["trainable"] < runs["full"]["trainable"]
+    assert [e["step"] for e in runs["full"]["log"] if "eval_wer" in e] == [1, 2]
+    again = tuner()
+    again.tune("full")  # the finished checkpoint is found: nothing is trained twice
+    def steps(log):  # the trainer's closing summary (run time, mean loss of this call) aside
+        return [entry for entry in log if "train_runtime" not in entry]
+
+    assert steps(again.runs["full"]["log"]) == steps(runs["full"]["log"])
