@@ -91,7 +91,7 @@ CHAPTERS: dict[str, Chapter] = {
                           minimum=0.0, maximum=1e7),
                 Parameter("pruner", "str", "hyperband", "early stopping of poor trials: hyperband, halving or none",
                           choices=("hyperband", "halving", "none")),
-                Parameter("storage", "str", "auto",
+                Parameter("storage", "storage", "auto",
                           "where the studies live: auto (a SQLite file in the run folder, or a temporary one), "
                           "memory, journal:///path, sqlite:///path or a database URL shared by several workers"),
                 Parameter("study_name", "str", "digits",
@@ -106,7 +106,7 @@ CHAPTERS: dict[str, Chapter] = {
                 Parameter("fit_steps", "int", {"smoke": 4, "quick": 20, "full": 100},
                           "L-BFGS steps per grid size (KAN) or per model (MLP, twice as many in all) on the toy "
                           "functions", minimum=1, maximum=100_000),
-                Parameter("kan_grids", "int_list", {"smoke": [3, 5], "quick": [3, 5, 10, 20],
+                Parameter("kan_grids", "increasing_int_list", {"smoke": [3, 5], "quick": [3, 5, 10, 20],
                                                     "full": [3, 5, 10, 20, 50, 100]},
                           "grid sizes of the KAN's grid extension on the toy functions", minimum=1, maximum=1000),
                 Parameter("mlp_widths", "int_list", {"smoke": [4, 16], "quick": [4, 16, 64],
@@ -226,4 +226,4 @@ def chapter_parameters(name: str, namespace: Mapping[str, Any]) -> Parameters:
     from ``namespace`` (the notebook passes ``globals()`` right after its parameters cell)."""
     chapter = get(name)
     given = {parameter.name: namespace.get(parameter.name) for parameter in chapter.all_parameters}
-    return chapter.resolve(namespace.get("profile", "quick"), given)
+    return chapter.resolve(namespace.get("profile"), given)

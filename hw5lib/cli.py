@@ -31,14 +31,20 @@ def _run(args) -> int:
             raise profiles.ParameterError("Give the profile with --profile, not -p profile.")
         given[name] = _parse_value(value)
     run_dir = run_chapter(args.chapter, args.profile, given, output=args.output, progress=not args.quiet)
-    print(f"hw5lib: chapter {args.chapter} ({args.profile}) finished: {run_dir}")
+    print(f"hw5lib: chapter {args.chapter} ({args.profile or profiles.default_profile()}) finished: {run_dir}")
     return 0
 
 
 def _book(args) -> int:
+    import os
+
     from hw5lib import book
 
-    timings = book.build(pdf=not args.no_pdf, warnings_as_errors=args.strict, runs=args.from_run or ())
+    if args.profile:  # the chapters' kernels (and the second language's build) inherit it
+        os.environ[profiles.PROFILE_ENV] = profiles.check_profile(args.profile)
+    profiles.default_profile()  # a bad $HW5LIB_PROFILE stops here, not in the first chapter
+    timings = book.build(pdf=not args.no_pdf, warnings_as_errors=args.strict, runs=args.from_run or (),
+                         root=args.root or book.ROOT)
     summary = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
     print(f"hw5lib: book built in _build/html (Persian) and _build/html/en (English); {summary}")
     return 0
@@ -68,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute one chapter with papermill into runs/<chapter>-<time>/")
     run.add_argument("chapter", help=f"one of: {', '.join(chapters.CHAPTERS)}")
-    run.add_argument("--profile", default=profiles.DEFAULT_PROFILE, help=f"{' | '.join(profiles.PROFILES)}")
+    run.add_argument("--profile", help=f"{' | '.join(profiles.PROFILES)} (default: ${profiles.PROFILE_ENV}, else "
+                     f"{profiles.DEFAULT_PROFILE})")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                      help="override a parameter (repeatable); see `python -m hw5lib chapters`")
     run.add_argument("--output", type=Path, default=Path("runs"), help="folder for run folders (default: runs)")
@@ -77,7 +84,11 @@ def parser() -> argparse.ArgumentParser:
 
     book = commands.add_parser("book", help="build both languages as HTML, and a PDF of each")
     book.add_argument("--no-pdf", action="store_true", help="HTML only")
+    book.add_argument("--profile", help=f"execute every chapter on this profile ({' | '.join(profiles.PROFILES)}; "
+                      f"default: ${profiles.PROFILE_ENV}, else {profiles.DEFAULT_PROFILE})")
     book.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors (CI)")
+    book.add_argument("--root", type=Path, help="the folder with _config.yml, _toc.yml and book/ (default: this "
+                      "checkout); the build goes into its _build/")
     book.add_argument("--from-run", type=Path, action="append", metavar="RUN_DIR",
                       help="show this run's executed chapter instead of executing it (repeatable)")
     book.set_defaults(handler=_book)

@@ -2,7 +2,8 @@
 
 ``smoke`` runs a chapter in seconds (the tests execute every notebook with it), ``quick`` is
 what ``jupyter-book build book/`` executes (the whole book in minutes on two CPU cores), and
-``full`` is the report's own settings for a GPU machine with real data and weights.
+``full`` is the report's own settings for a GPU machine with real data and weights. A chapter
+whose ``profile`` is left at None takes ``$HW5LIB_PROFILE``, else ``quick``.
 
 A parameter left at ``None`` in a notebook's parameters cell takes its profile's default; any
 value given (in the cell, by papermill or by ``hw5lib run -p NAME VALUE``) is validated and
@@ -18,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
+PROFILE_ENV = "HW5LIB_PROFILE"  # the profile of a chapter whose ``profile`` is left at None
 
 
 class ParameterError(ValueError):
@@ -67,19 +69,38 @@ def _to_str(name: str, value) -> str:
 
 
 def _to_int_list(name: str, value) -> list[int]:
+    given = value
     if isinstance(value, str):
-        parts = [part for part in value.replace("[", "").replace("]", "").split(",") if part.strip()]
-        value = parts
+        value = [part for part in value.replace("[", "").replace("]", "").split(",") if part.strip()]
     if not isinstance(value, (list, tuple)) or not value:
-        raise ParameterError(f"Parameter '{name}' must be a non-empty list of integers, got {value!r}.")
+        raise ParameterError(f"Parameter '{name}' must be a non-empty list of integers, got {given!r}.")
     try:
         return [_to_int(name, item) for item in value]
     except ParameterError:
-        raise ParameterError(f"Parameter '{name}' must be a non-empty list of integers, got {value!r}.") from None
+        raise ParameterError(f"Parameter '{name}' must be a non-empty list of integers, got {given!r}.") from None
+
+
+def _to_increasing_int_list(name: str, value) -> list[int]:
+    value = _to_int_list(name, value)
+    if value != sorted(set(value)):
+        raise ParameterError(f"Parameter '{name}' must be a list of increasing integers, got {value}.")
+    return value
+
+
+def _to_storage(name: str, value) -> str:
+    """'auto', 'memory', or a URL (journal:///path, sqlite:///path, postgresql://...)."""
+    value = _to_str(name, value).strip()
+    if value in {"auto", "memory"} or ("://" in value and value.split("://", 1)[1]):
+        return value
+    raise ParameterError(f"Parameter '{name}' must be auto, memory or a storage URL such as sqlite:///study.db or "
+                         f"journal:///study.log, got {value!r}.")
 
 
 def _to_data_source(name: str, value) -> str:
-    """'auto', 'synthetic', or a folder that exists (its layout is checked when it is read)."""
+    """'auto', 'synthetic', or a folder of FSDD or AudioMNIST recordings (its file names are
+    checked here, before anything runs; the audio itself when it is read)."""
+    from hw5lib.audio import AudioError, find_clips
+
     value = _to_str(name, value).strip()
     if value in {"auto", "synthetic"}:
         return value
@@ -87,24 +108,47 @@ def _to_data_source(name: str, value) -> str:
     if not folder.is_dir():
         raise ParameterError(f"Parameter '{name}' must be auto, synthetic or a folder of FSDD or AudioMNIST "
                              f"recordings, and {value!r} is not a folder.")
+    try:
+        find_clips(folder, skip_bad=True, report=lambda message: None)
+    except AudioError as error:
+        raise ParameterError(f"Parameter '{name}': {error}") from None
     return str(folder)
 
 
 def _to_speech_source(name: str, value) -> str:
-    """'synthetic', or a folder that exists (its tables are checked when it is read)."""
+    """'synthetic', or a folder of transcribed speech (its tables are checked here, before anything
+    runs; the audio itself when it is read)."""
+    from hw5lib.speech_corpus import CorpusError, load_transcribed
+
     value = _to_str(name, value).strip()
-    if value == "synthetic" or Path(value).expanduser().is_dir():
-        return value if value == "synthetic" else str(Path(value).expanduser())
-    raise ParameterError(f"Parameter '{name}' must be synthetic or a folder of transcribed speech (audio files with "
-                         f"one CSV/TSV table, or a Common Voice language folder), and {value!r} is not a folder.")
+    if value == "synthetic":
+        return value
+    if not Path(value).expanduser().is_dir():
+        raise ParameterError(f"Parameter '{name}' must be synthetic or a folder of transcribed speech (audio files "
+                             f"with one CSV/TSV table, or a Common Voice language folder), and {value!r} is not a "
+                             "folder.")
+    try:
+        load_transcribed(value)
+    except CorpusError as error:
+        raise ParameterError(f"Parameter '{name}': {error}") from None
+    return str(Path(value).expanduser())
 
 
 def _to_audio_file(name: str, value) -> str:
-    """'' (none), or a file that exists (its content is checked when it is read)."""
+    """'' (none), or a readable mono recording that is not silent (checked here, before anything runs)."""
+    from hw5lib.audio import AudioError, load_audio
+
     value = _to_str(name, value).strip()
-    if value and not Path(value).expanduser().is_file():
+    if not value:
+        return ""
+    path = Path(value).expanduser()
+    if not path.is_file():
         raise ParameterError(f"Parameter '{name}' must be empty or an audio file, and {value!r} is not a file.")
-    return str(Path(value).expanduser()) if value else ""
+    try:
+        load_audio(path, 16_000)
+    except AudioError as error:
+        raise ParameterError(f"Parameter '{name}': {error}") from None
+    return str(path)
 
 
 def _to_model(name: str, value) -> str:
@@ -121,6 +165,7 @@ def _to_model(name: str, value) -> str:
 
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "int": _to_int, "float": _to_float, "bool": _to_bool, "str": _to_str, "int_list": _to_int_list,
+    "increasing_int_list": _to_increasing_int_list, "storage": _to_storage,
     "data_source": _to_data_source, "speech_source": _to_speech_source, "audio_file": _to_audio_file,
     "model": _to_model,
 }
@@ -193,6 +238,18 @@ class Parameters(Mapping):
         return {"profile": self.profile, **self.values}
 
 
+def default_profile() -> str:
+    """$HW5LIB_PROFILE when set (so ``HW5LIB_PROFILE=smoke jupyter-book build book/`` builds the
+    whole book on smoke), else ``quick``."""
+    import os
+
+    chosen = os.environ.get(PROFILE_ENV, "").strip()
+    if chosen and chosen not in PROFILES:
+        raise ParameterError(f"The environment variable {PROFILE_ENV} must be one of {', '.join(PROFILES)}, "
+                             f"got {chosen!r}.")
+    return chosen or DEFAULT_PROFILE
+
+
 def check_profile(profile) -> str:
     if profile not in PROFILES:
         raise ParameterError(f"Parameter 'profile' must be one of {', '.join(PROFILES)}, got {profile!r}.")
@@ -201,7 +258,7 @@ def check_profile(profile) -> str:
 
 def resolve(parameters: tuple[Parameter, ...], profile: str, given: Mapping[str, Any]) -> Parameters:
     """Validate ``given`` (``None`` means "the profile's default") against ``parameters``."""
-    profile = check_profile(profile)
+    profile = check_profile(default_profile() if profile is None else profile)
     known = {parameter.name: parameter for parameter in parameters}
     unknown = sorted(set(given) - set(known))
     if unknown:

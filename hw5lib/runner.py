@@ -42,7 +42,7 @@ def notebook_from_source(source: Path):
     return jupytext.read(source)
 
 
-def run_chapter(name: str, profile: str = "quick", parameters: Mapping[str, Any] | None = None,
+def run_chapter(name: str, profile: str | None = None, parameters: Mapping[str, Any] | None = None,
                 output: Path | str = "runs", progress: bool = True) -> Path:
     """Run chapter ``name``; return its run folder. Raises ParameterError before starting on bad
     parameters and ChapterRunError (naming the cell) when the notebook fails."""
@@ -52,6 +52,7 @@ def run_chapter(name: str, profile: str = "quick", parameters: Mapping[str, Any]
     chapter = chapters.get(name)
     parameters = dict(parameters or {})
     resolved = chapter.resolve(profile, parameters)  # fail fast, with the parameter's name
+    profile = resolved.profile
     run_dir = new_run_dir(name, Path(output))
     source_notebook = run_dir / f"{name}.source.ipynb"
     nbformat.write(notebook_from_source(chapter.path), source_notebook)

@@ -43,4 +43,4 @@ def test_every_chapter_is_in_the_toc_and_has_a_parameters_cell():
         assert first_cell.split("\n", 2)[1].strip() == ":tags: [parameters]"
         for parameter in chapter.all_parameters:
             assert re.search(rf"^{parameter.name} = None\b", first_cell, re.M), parameter.name
-        assert re.search(r'^profile = "quick"', first_cell, re.M)
+        assert re.search(r"^profile = None\b", first_cell, re.M)

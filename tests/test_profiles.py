@@ -64,10 +64,18 @@ def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_p
     assert whisper.resolve("quick", {}).model_name_or_path == "tiny"
     assert whisper.resolve("full", {}).model_name_or_path == "openai/whisper-base"
     (tmp_path / "checkpoint").mkdir()
-    (tmp_path / "mine.wav").write_bytes(b"")
-    given = {"model_name_or_path": str(tmp_path / "checkpoint"), "data": str(tmp_path), "fa_audio": str(tmp_path / "mine.wav")}
+    import numpy as np
+    import soundfile
+
+    soundfile.write(tmp_path / "mine.wav", np.random.default_rng(0).normal(0, 0.1, 8000), 16000)
+    speech = tmp_path / "speech"  # one table naming its clips: read at validation, the audio later
+    speech.mkdir()
+    (speech / "text.csv").write_text("path,sentence\n" + "".join(f"{i}.wav,جملهٔ {i}\n" for i in range(4)))
+    for i in range(4):
+        (speech / f"{i}.wav").write_bytes(b"")
+    given = {"model_name_or_path": str(tmp_path / "checkpoint"), "data": str(speech), "fa_audio": str(tmp_path / "mine.wav")}
     resolved = whisper.resolve("smoke", given)
-    assert (resolved.model_name_or_path, resolved.data, resolved.fa_audio) == (str(tmp_path / "checkpoint"), str(tmp_path),
+    assert (resolved.model_name_or_path, resolved.data, resolved.fa_audio) == (str(tmp_path / "checkpoint"), str(speech),
                                                                               str(tmp_path / "mine.wav"))
     for given, message in [
         ({"model_name_or_path": "whisper base"}, "Parameter 'model_name_or_path' must be tiny (built here, offline), a "
@@ -80,3 +88,15 @@ def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_p
         with pytest.raises(ParameterError) as error:
             whisper.resolve("quick", given)
         assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_the_profile_left_at_none_comes_from_the_environment(monkeypatch):
+    q2 = chapters.get("q2")
+    monkeypatch.delenv("HW5LIB_PROFILE", raising=False)
+    assert profiles.default_profile() == "quick" and q2.resolve(None, {}).profile == "quick"
+    monkeypatch.setenv("HW5LIB_PROFILE", "smoke")
+    assert chapters.chapter_parameters("q2", {"profile": None}).profile == "smoke"
+    assert q2.resolve("full", {}).profile == "full"  # a profile given wins over the environment
+    monkeypatch.setenv("HW5LIB_PROFILE", "fast")
+    with pytest.raises(ParameterError, match="HW5LIB_PROFILE must be one of smoke, quick, full, got 'fast'"):
+        q2.resolve(None, {})

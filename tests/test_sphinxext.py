@@ -25,12 +25,12 @@ def test_first_build_marks_every_notebook_and_remembers_the_fingerprints(app):
     env = fake_env(hw5lib_notebooks={"q2_vanishing"})
     outdated = sphinxext._outdated(app, env, set(), set(), set())
     assert set(outdated) == env.found_docs  # no site fingerprint yet: every page is rewritten
-    assert env.hw5lib_fingerprint == sphinxext.code_fingerprint()
+    assert env.hw5lib_fingerprint == sphinxext.execution_key()
     assert env.hw5lib_site_fingerprint == sphinxext.site_fingerprint()
 
 
 def test_nothing_changed_means_nothing_outdated(app):
-    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.code_fingerprint(),
+    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.execution_key(),
                    hw5lib_site_fingerprint=sphinxext.site_fingerprint())
     assert sphinxext._outdated(app, env, set(), set(), set()) == []
 
@@ -42,7 +42,7 @@ def test_library_change_reruns_notebooks_and_the_results_table(app):
 
 
 def test_prose_change_rewrites_the_results_table_only(app):
-    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.code_fingerprint(),
+    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.execution_key(),
                    hw5lib_site_fingerprint=sphinxext.site_fingerprint(), hw5lib_results_docs={"index"})
     assert sphinxext._outdated(app, env, set(), {"notes"}, set()) == ["index"]
 
@@ -70,7 +70,7 @@ def test_identical_scripts_are_kept_once():
 
 
 def test_a_new_pdf_rewrites_every_page_to_link_it(app, tmp_path):
-    env = fake_env(hw5lib_notebooks=set(), hw5lib_fingerprint=sphinxext.code_fingerprint(),
+    env = fake_env(hw5lib_notebooks=set(), hw5lib_fingerprint=sphinxext.execution_key(),
                    hw5lib_site_fingerprint=sphinxext.site_fingerprint())
     assert sphinxext._outdated(app, env, set(), set(), set()) == []
     pdf = tmp_path / "_build" / "pdf" / "hw5lib-fa.pdf"
@@ -78,3 +78,17 @@ def test_a_new_pdf_rewrites_every_page_to_link_it(app, tmp_path):
     pdf.write_bytes(b"%PDF-1.4")
     assert set(sphinxext._outdated(app, env, set(), set(), set())) == env.found_docs
     assert sphinxext._outdated(app, env, set(), set(), set()) == []
+
+
+def test_another_profile_reruns_notebooks_under_another_cache_key(app, monkeypatch):
+    monkeypatch.delenv("HW5LIB_PROFILE", raising=False)
+    quick = sphinxext.execution_key()
+    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=quick,
+                   hw5lib_site_fingerprint=sphinxext.site_fingerprint(), hw5lib_results_docs={"index"})
+    monkeypatch.setenv("HW5LIB_PROFILE", "smoke")
+    assert sphinxext.execution_key() != quick and sphinxext.execution_key().endswith(" smoke")
+    assert sphinxext._outdated(app, env, set(), set(), set()) == ["index", "q2_vanishing"]
+    source = ["```{code-cell} ipython3\nx = 1\n```\n"]
+    sphinxext._filter_source(SimpleNamespace(env=SimpleNamespace(doc2path=lambda name: "q2.md"),
+                                             config=SimpleNamespace(language="en")), "q2", source)
+    assert source[0].rstrip().endswith(f"profile: {sphinxext.execution_key()}\n```".rstrip())

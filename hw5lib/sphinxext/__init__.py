@@ -30,6 +30,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from hw5lib import assets, i18n
+from hw5lib.profiles import default_profile
 from hw5lib.sphinxext.child import run_child
 
 LOGGER = logging.getLogger(__name__)
@@ -47,8 +48,9 @@ def _filter_source(app: Sphinx, docname: str, source: list[str]) -> None:
     if "```{code-cell}" in text:
         app.env.hw5lib_notebooks = getattr(app.env, "hw5lib_notebooks", set()) | {docname}
         # jupyter-cache keys outputs on the notebook's code alone; this hidden cell adds hw5lib's
-        # own source to that key, so changing the library re-runs the chapters that use it
-        text += FINGERPRINT_CELL.format(fingerprint=code_fingerprint())
+        # own source and the profile ($HW5LIB_PROFILE) to that key, so changing the library re-runs
+        # the chapters that use it, and a smoke build never shows a quick build's outputs
+        text += FINGERPRINT_CELL.format(key=execution_key())
     source[0] = text
 
 
@@ -57,7 +59,7 @@ FINGERPRINT_CELL = """
 ```{{code-cell}} ipython3
 :tags: [remove-cell]
 
-# hw5lib source fingerprint: {fingerprint}
+# hw5lib source fingerprint and profile: {key}
 ```
 """
 
@@ -73,6 +75,11 @@ def _fingerprint(paths, base: Path) -> str:
 def code_fingerprint(package: Path = HERE.parent) -> str:
     """sha256 of hw5lib's Python sources, this extension excluded (it changes pages, not results)."""
     return _fingerprint((path for path in package.rglob("*.py") if HERE not in path.parents), package)
+
+
+def execution_key() -> str:
+    """What a chapter's outputs depend on beyond its own code: hw5lib's source and the profile."""
+    return f"{code_fingerprint()} {default_profile()}"
 
 
 def site_fingerprint() -> str:
@@ -198,9 +205,9 @@ class ResultsDirective(SphinxDirective):
 
 def _outdated(app, env, added, changed, removed):
     outdated = set()
-    fingerprint = code_fingerprint()
+    fingerprint = execution_key()
     if getattr(env, "hw5lib_fingerprint", None) != fingerprint:
-        # hw5lib changed since the last build (or this environment never saw a fingerprint):
+        # hw5lib or the profile changed since the last build (or this environment never saw them):
         # every notebook must be read again, which re-executes it under the new cache key
         outdated |= getattr(env, "hw5lib_notebooks", env.found_docs) & env.found_docs
     env.hw5lib_fingerprint = fingerprint
