@@ -21,6 +21,10 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except OSError as exc:  # a full disk, a quota: say which file, and that the old one is intact
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(f"Cannot write {path} ({exc.strerror or exc}); free some space or choose another folder "
+                      f"(any earlier {path.name} is untouched).") from exc
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

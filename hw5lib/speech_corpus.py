@@ -207,7 +207,11 @@ def synthesize_corpus(sentences: int = 400, voices: int = 4, test_share: float =
 # --- loading ------------------------------------------------------------------------------------
 
 def _read_table(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CorpusError(f"The table {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at position "
+                          f"{error.start}); save it as UTF-8.") from None
     delimiter = "\t" if path.suffix.lower() == ".tsv" or text.split("\n", 1)[0].count("\t") else ","
     rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t"
                                else csv.QUOTE_MINIMAL))
