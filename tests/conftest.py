@@ -32,3 +32,22 @@ def project_copy(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "book", target / "book", symlinks=True,
                     ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
     return target
+
+
+OFFLINE_GUARD = ROOT / "tests" / "offline"
+
+
+def offline(command: list[str], env: dict | None = None) -> tuple[list[str], dict]:
+    """``command`` with the network disabled for it and every process it starts: in a network
+    namespace of its own holding only loopback (``unshare``), else, where the machine does not
+    allow that, with Python's sockets refusing every host but this one (tests/offline)."""
+    env = dict(os.environ if env is None else env)
+    wrapper = ["unshare", "--user", "--map-root-user", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "offline"]
+    if shutil.which("unshare") and shutil.which("ip"):
+        import subprocess
+
+        probe = subprocess.run([*wrapper, "true"], capture_output=True)
+        if probe.returncode == 0:
+            return [*wrapper, *command], env
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE_GUARD), env.get("PYTHONPATH")]))
+    return command, env

@@ -1,13 +1,20 @@
-"""Build both books (and their PDFs) from a copy of the sources and read them as a visitor would,
-in real headless Chromium. Screenshots and PDF pages go to tests/artifacts/ for a person to look at."""
+"""Build both books (and their PDFs) from a copy of the sources, with the network disabled, and
+read them as a visitor would, in real headless Chromium. Screenshots and PDF pages go to
+tests/artifacts/ for a person to look at.
 
+The book is built on the quick profile, the one readers get (``HW5LIB_TEST_BOOK_PROFILE=smoke``
+gives a fast local pass of the same checks)."""
+
+import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import chromium_path
+from conftest import chromium_path, offline
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -17,12 +24,28 @@ PAGES = [(lang, page) for lang in ("fa", "en") for page in CHAPTER_PAGES]
 
 @pytest.fixture(scope="module")
 def built(project_copy):
+    """The whole book, both languages, HTML (Sphinx warnings as errors) and PDFs, built offline."""
     if chromium_path() is None:
         pytest.skip("no Chromium: install Debian's chromium (scripts/setup does)")
-    from hw5lib import book
-
-    book.build(pdf=True, warnings_as_errors=True, root=project_copy, log=lambda message: None)
+    profile = os.environ.get("HW5LIB_TEST_BOOK_PROFILE", "quick")
+    command, env = offline([sys.executable, "-c", "import sys; from hw5lib import book; "
+                            "book.build(pdf=True, warnings_as_errors=True, root=sys.argv[1])", str(project_copy)],
+                           {**os.environ, "HW5LIB_PROFILE": profile})
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    assert result.returncode == 0, f"the offline {profile} build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return project_copy / "_build"
+
+
+def test_no_page_asks_for_anything_remote(built):
+    """Scripts, styles, fonts and images all come from the build: a reader offline sees the same book."""
+    remote = re.compile(r'<(?:script|link|img|source)\b[^>]*?\b(?:src|href)="(https?:)?//[^"]+"', re.I)
+    pages = sorted((built / "html").rglob("*.html"))
+    assert len(pages) >= 2 * len(CHAPTER_PAGES)
+    found = {str(page.relative_to(built)): match.group(0)[:120] for page in pages
+             for match in [remote.search(page.read_text(encoding="utf-8"))] if match}
+    assert not found, f"pages that fetch from the network: {found}"
+    styles = [path for path in (built / "html").rglob("*.css") if "@import url(http" in path.read_text(errors="ignore")]
+    assert not styles, styles
 
 
 @pytest.fixture(scope="module")

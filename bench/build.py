@@ -1,0 +1,95 @@
+"""The book build as a budget: the cold build of the whole book (both languages, HTML and PDFs) and
+the warm rebuild with nothing changed, on this machine, with each chapter's execution time.
+
+    .venv/bin/python bench/build.py --warm-runs 3                     # quick profile, what readers get
+    .venv/bin/python bench/build.py --profile smoke --cold-runs 3     # the pipeline alone
+
+A cold run builds a fresh copy of the sources (``_config.yml``, ``_toc.yml``, ``book/``) in a
+temporary folder, so no ``_build`` and no execution cache exist; with ``--empty-data-cache`` it
+also gets an empty ``$HW5LIB_CACHE`` (spoken digits and Persian speech synthesised again, the
+tiny Whisper pre-trained again), otherwise it shares this machine's data cache. The warm runs
+repeat the same build in that folder. Each build is ``python -m hw5lib book`` in a child process,
+as ``scripts/book`` runs it. Goals (issue 8): cold at most 600 s, warm at most 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def copy_sources(target: Path) -> Path:
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, target / name)
+    shutil.copytree(ROOT / "book", target / "book", symlinks=True,
+                    ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    return target
+
+
+def build(folder: Path, env: dict) -> float:
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "hw5lib", "book", "--root", str(folder)], cwd=folder, env=env,
+                            capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"the build in {folder} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def chapter_seconds(folder: Path) -> dict[str, float]:
+    """Execution time of each chapter, as jupyter-cache recorded it."""
+    import json
+
+    database = folder / "_build" / ".jupyter_cache" / "global.db"
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("select uri, data from nbcache").fetchall()
+    return {Path(uri).stem: json.loads(data).get("execution_seconds", float("nan")) for uri, data in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "full"))
+    parser.add_argument("--cold-runs", type=int, default=1)
+    parser.add_argument("--warm-runs", type=int, default=3)
+    parser.add_argument("--empty-data-cache", action="store_true",
+                        help="give every cold run an empty $HW5LIB_CACHE (synthesis and pre-training included)")
+    args = parser.parse_args()
+    env = {**os.environ, "HW5LIB_PROFILE": args.profile}
+    cold, warm, chapters = [], [], {}
+    for run in range(args.cold_runs):
+        with tempfile.TemporaryDirectory(prefix="hw5lib-bench-build-") as scratch:
+            folder = copy_sources(Path(scratch))
+            run_env = {**env, "HW5LIB_CACHE": str(Path(scratch) / "data-cache")} if args.empty_data_cache else env
+            cold.append(build(folder, run_env))
+            print(f"cold build {run + 1}: {cold[-1]:.0f} s", flush=True)
+            if run == args.cold_runs - 1:
+                chapters = chapter_seconds(folder)
+                for warm_run in range(args.warm_runs):
+                    warm.append(build(folder, run_env))
+                    print(f"warm rebuild {warm_run + 1}: {warm[-1]:.1f} s", flush=True)
+    print(f"\nprofile {args.profile}, {os.cpu_count()} CPUs, data cache "
+          f"{'empty' if args.empty_data_cache else 'shared'}")
+    print(f"cold build (HTML + PDFs, both languages): median {statistics.median(cold):.0f} s of {len(cold)} "
+          f"(goal 600 s: {'met' if statistics.median(cold) <= 600 else 'not met'})")
+    if warm:
+        print(f"warm rebuild, nothing changed: median {statistics.median(warm):.1f} s of {len(warm)} "
+              f"(goal 60 s: {'met' if statistics.median(warm) <= 60 else 'not met'})")
+    total = sum(chapters.values())
+    for name, seconds in sorted(chapters.items(), key=lambda item: -item[1]):
+        print(f"  {name:14s} {seconds:6.0f} s  ({seconds / total:.0%} of execution)")
+    print(f"  {'all chapters':14s} {total:6.0f} s; the rest of the cold build (Sphinx, two languages, two PDFs): "
+          f"{cold[-1] - total:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
