@@ -291,7 +291,11 @@ def _synthesize_take(program: str, speaker: int, digit: int, take: int, seed: in
 def synthesize_digits(speakers: int = 8, takes: int = 10, seed: int = 0, folder=None,
                       progress: bool = True) -> Path:
     """Make (or find cached) ``takes`` takes of every digit by ``speakers`` synthetic speakers, as
-    8 kHz wavs in the FSDD layout; return the folder. Deterministic for given arguments."""
+    8 kHz wavs in the FSDD layout; return the folder. Deterministic for given arguments.
+
+    Each clip depends only on (seed, speaker, digit, take), so clips are made once into a pool in
+    the cache, and a set is a folder of links to them: the chapters ask for different sets (6
+    speakers x 15 takes, 8 x 12, 8 x 10) and share every clip they have in common."""
     import soundfile
 
     if not 1 <= speakers <= len(SYNTHETIC_VOICES):
@@ -299,29 +303,40 @@ def synthesize_digits(speakers: int = 8, takes: int = 10, seed: int = 0, folder=
     if takes < 1:
         raise AudioError(f"'takes' must be at least 1, got {takes}.")
     program = espeak_program()
+    pool_spec = {"voices": SYNTHETIC_VOICES, "seed": seed, "rate": SYNTHETIC_RATE, "v": 1}
+    pool = cache_root() / "synthetic-digits" / f"clips-{_spec_key(pool_spec)}"
     spec = {"voices": SYNTHETIC_VOICES[:speakers], "takes": takes, "seed": seed, "rate": SYNTHETIC_RATE, "v": 1}
-    key = hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
-    folder = Path(folder) if folder is not None else cache_root() / "synthetic-digits" / key
+    folder = Path(folder) if folder is not None else cache_root() / "synthetic-digits" / _spec_key(spec)
     done = folder / "COMPLETE"
     if done.exists():
         return folder
+    pool.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [(s, d, t) for s in range(speakers) for d in range(10) for t in range(takes)]
 
     def make(job):
         s, d, t = job
-        path = folder / f"{d}_{SYNTHETIC_VOICES[s][0]}_{t}.wav"
-        if not path.exists():  # a run killed half-way resumes where it stopped
+        name = f"{d}_{SYNTHETIC_VOICES[s][0]}_{t}.wav"
+        if not (pool / name).exists():  # made by another set, or before a run was killed
             buffer = io.BytesIO()
             soundfile.write(buffer, _synthesize_take(program, s, d, t, seed), SYNTHETIC_RATE, format="WAV",
                             subtype="PCM_16")
-            atomic_write_bytes(path, buffer.getvalue())
+            atomic_write_bytes(pool / name, buffer.getvalue())
+        if not (folder / name).exists():
+            try:
+                os.link(pool / name, folder / name)
+            except OSError:  # another file system, or one without hard links
+                shutil.copyfile(pool / name, folder / name)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        for _ in progress_bar(pool.map(make, jobs), progress, "synthesising spoken digits"):
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool_of_threads:
+        for _ in progress_bar(pool_of_threads.map(make, jobs), progress, "synthesising spoken digits"):
             pass
     atomic_write_bytes(done, json.dumps(spec).encode())
     return folder
+
+
+def _spec_key(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
 
 
 # --- features ------------------------------------------------------------------------------------

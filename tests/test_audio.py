@@ -149,6 +149,33 @@ def test_synthetic_digits_are_deterministic_and_cached(tmp_path):
     assert len(digits.speaker_names) == 2
 
 
+@needs_espeak
+def test_sets_of_synthetic_digits_share_their_clips(tmp_path, monkeypatch):
+    """A set is made of clips that depend only on (seed, speaker, digit, take): a bigger set made
+    after a smaller one synthesises only the clips the smaller one lacked, and every clip is the
+    same bytes as in a cache made from nothing."""
+    made = []
+    synthesize_take = audio._synthesize_take
+
+    def counting(program, speaker, digit, take, seed):
+        made.append((speaker, digit, take))
+        return synthesize_take(program, speaker, digit, take, seed)
+
+    monkeypatch.setattr(audio, "_synthesize_take", counting)
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path / "cache"))
+    small = audio.synthesize_digits(speakers=1, takes=2, progress=False)
+    assert len(made) == 20
+    big = audio.synthesize_digits(speakers=2, takes=2, progress=False)
+    assert len(made) == 40 and sorted(made[20:]) == [(1, d, t) for d in range(10) for t in range(2)]
+    for path in small.glob("*.wav"):
+        assert (big / path.name).read_bytes() == path.read_bytes()
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path / "fresh"))
+    again = audio.synthesize_digits(speakers=2, takes=2, progress=False)
+    assert len(made) == 80 and again != big
+    for path in big.glob("*.wav"):
+        assert (again / path.name).read_bytes() == path.read_bytes()
+
+
 def test_synthesis_without_espeak_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(audio.shutil, "which", lambda name: None)
     with pytest.raises(audio.AudioError, match="apt-get install espeak-ng"):
