@@ -18,6 +18,7 @@ from conftest import chromium_path, offline
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
+PROFILE = os.environ.get("HW5LIB_TEST_BOOK_PROFILE", "quick")
 CHAPTER_PAGES = ("index", "q1_distances", "q1_automl", "q1_kan", "q2_vanishing", "q3_whisper", "q4_digits")
 PAGES = [(lang, page) for lang in ("fa", "en") for page in CHAPTER_PAGES]
 
@@ -27,12 +28,11 @@ def built(project_copy):
     """The whole book, both languages, HTML (Sphinx warnings as errors) and PDFs, built offline."""
     if chromium_path() is None:
         pytest.skip("no Chromium: install Debian's chromium (scripts/setup does)")
-    profile = os.environ.get("HW5LIB_TEST_BOOK_PROFILE", "quick")
     command, env = offline([sys.executable, "-c", "import sys; from hw5lib import book; "
                             "book.build(pdf=True, warnings_as_errors=True, root=sys.argv[1])", str(project_copy)],
-                           {**os.environ, "HW5LIB_PROFILE": profile})
+                           {**os.environ, "HW5LIB_PROFILE": PROFILE})
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
-    assert result.returncode == 0, f"the offline {profile} build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, f"the offline {PROFILE} build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return project_copy / "_build"
 
 
@@ -210,12 +210,14 @@ def test_pdf_per_language(built, artifacts, lang, words):
                    check=True)
 
 
-def test_book_from_a_run_shows_that_run(project_copy, tmp_path):
-    """A run's executed chapter replaces the chapter's execution in the book, outputs and all."""
+def test_book_from_a_run_shows_that_run(built, project_copy, tmp_path, monkeypatch):
+    """A run's executed chapter replaces the chapter's execution in the book, outputs and all (the
+    other chapters come from the execution cache of the book built above, on its profile)."""
     import json
 
     from hw5lib import book, runner
 
+    monkeypatch.setenv("HW5LIB_PROFILE", PROFILE)
     run_dir = runner.run_chapter("q2", "smoke", {"depth": 7, "train_steps": 5}, output=tmp_path, progress=False)
     book.build(pdf=False, root=project_copy, runs=[run_dir], log=lambda message: None)
     page = (project_copy / "_build" / "html" / "en" / "q2_vanishing.html").read_text(encoding="utf-8")
