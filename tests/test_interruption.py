@@ -52,19 +52,19 @@ def _process(pid):
         return None
 
 
+def command(chapter: str, output: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "hw5lib", "run", chapter, "--profile", "smoke", "--quiet", "--output", str(output),
+            *extra]
+
+
 def run_chapter(chapter: str, cache: Path, output: Path, *extra: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "hw5lib", "run", chapter, "--profile", "smoke", "--quiet",
-                             "--output", str(output), *extra], env={**os.environ, "HW5LIB_CACHE": str(cache)},
+    """Run the chapter to its end with ``cache`` as $HW5LIB_CACHE; return its metrics."""
+    result = subprocess.run(command(chapter, output, *extra), env={**os.environ, "HW5LIB_CACHE": str(cache)},
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = output.iterdir()
     saved = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     return {metric["key"]: metric["value"] for metric in saved["metrics"]}
-
-
-def command(chapter: str, output: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "hw5lib", "run", chapter, "--profile", "smoke", "--quiet", "--output", str(output),
-            *extra]
 
 
 # --- spoken digits: a checkpoint per epoch ---------------------------------------------------------
