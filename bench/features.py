@@ -1,4 +1,4 @@
-"""Feature extraction speed: clips per second for hw5lib.audio.extract, cold (empty cache, 2 worker
+"""Feature extraction speed: clips per second for hw5lib.data.audio.extract, cold (empty cache, 2 worker
 processes) and cached (the second call), against a plain per-file librosa loop (read the file,
 compute MFCCs, one clip after another).
 
@@ -29,7 +29,7 @@ def main() -> None:
     import librosa
     import soundfile
 
-    from hw5lib import audio
+    from hw5lib.data import audio
 
     digits = audio.load_digits(args.data, progress=False, report=lambda message: None)
     _, clips = audio.find_clips(digits.folder)

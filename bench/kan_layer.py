@@ -30,7 +30,7 @@ def main() -> None:
     import torch
     from torch import nn
 
-    from hw5lib.kan import KANLinear, count_parameters, mlp_width_for
+    from hw5lib.kan.layer import KANLinear, count_parameters, mlp_width_for
 
     try:
         from kan.KANLayer import KANLayer

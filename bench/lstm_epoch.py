@@ -29,7 +29,8 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from hw5lib import audio, digits as D
+    from hw5lib.data import audio
+    from hw5lib import digits as D
 
     torch.set_num_threads(args.threads)
     clips = audio.load_digits(args.data, progress=False, report=lambda message: None)

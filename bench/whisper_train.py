@@ -3,7 +3,7 @@ and the share of the time spent outside the model (data, collation, the trainer'
 
     .venv/bin/python bench/whisper_train.py --clips 256 --epochs 2
 
-The same batches are timed twice: through ``hw5lib.whisper.fine_tune`` (no evaluation, no
+The same batches are timed twice: through ``hw5lib.whisper.model.fine_tune`` (no evaluation, no
 checkpoint inside the timed epochs), and as a bare loop of forward, backward and AdamW step on
 pre-collated tensors. The share outside the model is 1 - bare / trainer. Features are random
 (the speed does not depend on what they hold); the corpus is not needed.
@@ -23,8 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hw5lib import whisper as W  # noqa: E402
-from hw5lib.speech_corpus import Utterance, persian_sentences  # noqa: E402
+from hw5lib.whisper import model as W  # noqa: E402
+from hw5lib.data.speech import Utterance, persian_sentences  # noqa: E402
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from hw5lib import digits
-from hw5lib.kan import KAN
+from hw5lib.kan.layer import KAN
 
 FAMILIES = ("lstm", "bilstm", "cnn", "mean_mlp", "mean_kan")
 TPE_STARTUP = 5  # TPE's first trials are random; it models the good and the bad ones after that
@@ -381,7 +381,7 @@ def plot_importances(importance_by_sampler: dict[str, dict[str, float]]):
 # --- the chapter's verdict ----------------------------------------------------------------------------
 
 def _number(text: str, lang: str) -> str:
-    from hw5lib.i18n import localise_number
+    from hw5lib.publish.i18n import localise_number
 
     return localise_number(text, lang)
 
@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None, help="write the study's trials here as JSON")
     args = parser.parse_args(argv)
-    from hw5lib import audio
+    from hw5lib.data import audio
 
     torch.set_num_threads(max(1, int(os.environ.get("HW5LIB_THREADS", "1"))))
     try:

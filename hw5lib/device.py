@@ -7,7 +7,7 @@ import re
 
 import torch
 
-from hw5lib.profiles import ParameterError
+from hw5lib.publish.profiles import ParameterError
 
 
 def pick_device(requested: str = "auto") -> str:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hw5lib import alignment, divergences
+from hw5lib.distances import alignment, divergences
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 import pytest
 
-from hw5lib import assets
+from hw5lib.book import assets
 
 
 def test_pinned_assets_are_complete_and_referenced_by_the_css():
-    from hw5lib.sphinxext import HERE
+    from hw5lib.book.sphinxext import HERE
 
     css = (HERE / "static" / "hw5lib.css").read_text()
     for weight in ("Regular", "Bold"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from hw5lib import audio
+from hw5lib.data import audio
 
 
 def tone(seconds=0.5, rate=8000, frequency=440.0, amplitude=0.5):

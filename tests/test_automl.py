@@ -87,7 +87,7 @@ def test_pruned_trials_report_fewer_epochs():
 def spoken(tmp_path_factory):
     import shutil
 
-    from hw5lib import audio
+    from hw5lib.data import audio
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (scripts/setup installs it)")

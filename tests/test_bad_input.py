@@ -16,9 +16,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from hw5lib import audio, chapters, divergences, io, speech_corpus
-from hw5lib import whisper as W
-from hw5lib.profiles import ParameterError
+from hw5lib.data import audio, speech as speech_corpus
+from hw5lib.book import registry as chapters
+from hw5lib.distances import divergences
+from hw5lib import io
+from hw5lib.whisper import model as W
+from hw5lib.publish.profiles import ParameterError
 
 RATE = speech_corpus.SAMPLE_RATE
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from hw5lib import audio, digits as D
+from hw5lib.data import audio
+from hw5lib import digits as D
 
 
 def toy_set(n=60, features=10, seed=0, min_frames=3, max_frames=12):

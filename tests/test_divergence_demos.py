@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hw5lib import divergence_demos
+from hw5lib.distances import demos as divergence_demos
 
 
 def test_shift_sweep_matches_the_gaussian_closed_forms():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 from scipy import spatial, stats
 
-from hw5lib import divergences as dv
+from hw5lib.distances import divergences as dv
 
 
 @st.composite

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hw5lib import divergences, drift
+from hw5lib.distances import divergences, drift
 
 
 @pytest.mark.parametrize("distance", sorted(drift.DISTANCES))

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from hw5lib import i18n
+from hw5lib.publish import i18n
 
 SOURCE = """\
 ::::{fa}

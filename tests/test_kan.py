@@ -1,4 +1,4 @@
-"""hw5lib.kan and hw5lib.kan_experiments: the basis, the layer, grids, pruning, snapping, verdicts."""
+"""hw5lib.kan.layer and hw5lib.kan.experiments: the basis, the layer, grids, pruning, snapping, verdicts."""
 
 import math
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.interpolate import BSpline
 
-from hw5lib import kan
-from hw5lib import kan_experiments as experiments
+from hw5lib.kan import layer as kan
+from hw5lib.kan import experiments
 
 
 @pytest.fixture(autouse=True)

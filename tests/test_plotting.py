@@ -1,7 +1,7 @@
 import pandas as pd
 
-from hw5lib import plotting
-from hw5lib.results import RUN_DIR_ENV
+from hw5lib.publish import plotting
+from hw5lib.publish.results import RUN_DIR_ENV
 
 
 def test_markdown_table_translates_headers_and_digits():

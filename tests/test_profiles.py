@@ -1,8 +1,9 @@
 import pytest
 
-from hw5lib import chapters, profiles
+from hw5lib.book import registry as chapters
+from hw5lib.publish import profiles
 from hw5lib.device import pick_device
-from hw5lib.profiles import ParameterError
+from hw5lib.publish.profiles import ParameterError
 
 
 def test_profiles_set_the_defaults():

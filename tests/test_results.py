@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from hw5lib import io, results
+from hw5lib import io
+from hw5lib.publish import results
 
 
 def make_record():
@@ -28,7 +29,7 @@ def test_mimebundle_round_trip_through_json():
 
 
 def test_mimebundle_without_results_is_an_error():
-    with pytest.raises(ValueError, match="no application/vnd.hw5lib.results\\+json"):
+    with pytest.raises(ValueError, match="no application/vnd.hw5lib.publish.results\\+json"):
         results.ChapterResults.from_mimebundle({"text/plain": "x"})
 
 

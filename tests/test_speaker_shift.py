@@ -4,7 +4,7 @@ of frames, and each speaker shifts and stretches every coefficient."""
 import numpy as np
 import pytest
 
-from hw5lib import divergences, speaker_shift
+from hw5lib.distances import divergences, speaker_shift
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""hw5lib.speech_corpus: the Persian grammar, the report's and Common Voice's layouts, the synthetic corpus."""
+"""hw5lib.data.speech: the Persian grammar, the report's and Common Voice's layouts, the synthetic corpus."""
 
 import csv
 import shutil
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from hw5lib import speech_corpus as corpus
+from hw5lib.data import speech as corpus
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

@@ -1,9 +1,9 @@
-"""hw5lib.textnorm: one spelling for scoring Persian (and English) transcriptions, WER and CER."""
+"""hw5lib.data.textnorm: one spelling for scoring Persian (and English) transcriptions, WER and CER."""
 
 import pytest
 from hypothesis import given, strategies as st
 
-from hw5lib import textnorm
+from hw5lib.data import textnorm
 
 REFERENCE = "سلام، من دیروز در کلاس پردازش گفتار دیجیتال شرکت کردم"
 REPORTED_OUTPUT = "سلام، من تیروز، در کلاس، پردازش گفتار دیشیپال شرکت کردم"  # whisper-base in the report

@@ -1,4 +1,4 @@
-"""hw5lib.whisper: the tokenizer and tiny model built from Hugging Face's classes, generation with
+"""hw5lib.whisper.model: the tokenizer and tiny model built from Hugging Face's classes, generation with
 language and task, loading errors, freezing strategies, fine-tuning, resuming, several processes."""
 
 import os
@@ -12,8 +12,8 @@ import pytest
 import torch
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
-from hw5lib import whisper as W
-from hw5lib.speech_corpus import REPORT_FA, REPORT_ZH, REPORT_ZH_EN, Utterance
+from hw5lib.whisper import model as W
+from hw5lib.data.speech import REPORT_FA, REPORT_ZH, REPORT_ZH_EN, Utterance
 
 ROOT = Path(__file__).resolve().parent.parent
 MICRO = W.TinySpec(d_model=64, encoder_layers=1, decoder_layers=1, heads=2, ffn=128, seconds=2, bpe_vocabulary=80,
@@ -179,7 +179,7 @@ def test_fine_tuning_runs_on_two_processes_under_torchrun(tmp_path):
         sys.path.insert(0, {str(ROOT)!r})
         import torch.distributed as dist
         from tests.test_whisper import MICRO, TEXTS, micro_data
-        from hw5lib import whisper as W
+        from hw5lib.whisper import model as W
         model, processor = W.build_tiny(TEXTS, MICRO)
         *_, dataset = micro_data(processor.tokenizer)
         plan = W.TrainingPlan(epochs=2, learning_rate=1e-3, batch_size=1, eval_every=1000, warmup_steps=1)

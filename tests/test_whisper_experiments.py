@@ -1,9 +1,9 @@
-"""hw5lib.whisper_experiments: the chapter's tables and the sentences it prints, in every branch."""
+"""hw5lib.whisper.experiments: the chapter's tables and the sentences it prints, in every branch."""
 
 import pandas as pd
 import pytest
 
-from hw5lib import whisper_experiments as E
+from hw5lib.whisper import experiments as E
 
 LOG = [
     {"loss": 3.0, "step": 10}, {"loss": 2.0, "step": 20},
@@ -48,7 +48,7 @@ def test_the_transfer_verdict_follows_the_numbers(scratch, best, word_en, word_f
 def test_the_data_sentence_promises_only_what_holds():
     from pathlib import Path
 
-    from hw5lib.speech_corpus import Utterance
+    from hw5lib.data.speech import Utterance
 
     def data(synthetic):
         return E.SpeechData([Utterance(Path("a.wav"), "سلام")], [None], "x", synthetic,
@@ -68,7 +68,7 @@ def micro_corpus():
 
     import numpy as np
 
-    from hw5lib.speech_corpus import REPORT_FA, Utterance
+    from hw5lib.data.speech import REPORT_FA, Utterance
     from test_whisper import MICRO
 
     texts = [REPORT_FA, "من امروز به کتابخانه رفتم", "او فردا به خانه می‌آید"]
@@ -80,8 +80,8 @@ def micro_corpus():
 
 
 def test_split_scores_transcribe_each_clip_once_and_pool_all(monkeypatch):
-    from hw5lib import whisper as W
-    from hw5lib.textnorm import error_rates
+    from hw5lib.whisper import model as W
+    from hw5lib.data.textnorm import error_rates
 
     data, mel, texts = micro_corpus()
     heard = []
@@ -103,7 +103,7 @@ def test_the_report_clip_is_a_test_clip_or_the_users_recording(tmp_path):
     import numpy as np
     import soundfile
 
-    from hw5lib import whisper as W
+    from hw5lib.whisper import model as W
     from test_whisper import MICRO
 
     data, _, texts = micro_corpus()
@@ -118,7 +118,7 @@ def test_the_report_clip_is_a_test_clip_or_the_users_recording(tmp_path):
 
 
 def test_the_tuner_trains_each_strategy_and_reads_a_finished_run_back(tmp_path, monkeypatch):
-    from hw5lib import whisper as W
+    from hw5lib.whisper import model as W
     from test_whisper import MICRO
 
     monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path / "cache"))

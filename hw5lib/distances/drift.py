@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw5lib import divergences
+from hw5lib.distances import divergences
 
 DISTANCES = {
     "tv": divergences.total_variation,

@@ -99,7 +99,7 @@ def _to_storage(name: str, value) -> str:
 def _to_data_source(name: str, value) -> str:
     """'auto', 'synthetic', or a folder of FSDD or AudioMNIST recordings (its file names are
     checked here, before anything runs; the audio itself when it is read)."""
-    from hw5lib.audio import AudioError, find_clips
+    from hw5lib.data.audio import AudioError, find_clips
 
     value = _to_str(name, value).strip()
     if value in {"auto", "synthetic"}:
@@ -118,7 +118,7 @@ def _to_data_source(name: str, value) -> str:
 def _to_speech_source(name: str, value) -> str:
     """'synthetic', or a folder of transcribed speech (its tables are checked here, before anything
     runs; the audio itself when it is read)."""
-    from hw5lib.speech_corpus import CorpusError, load_transcribed
+    from hw5lib.data.speech import CorpusError, load_transcribed
 
     value = _to_str(name, value).strip()
     if value == "synthetic":
@@ -136,7 +136,7 @@ def _to_speech_source(name: str, value) -> str:
 
 def _to_audio_file(name: str, value) -> str:
     """'' (none), or a readable mono recording that is not silent (checked here, before anything runs)."""
-    from hw5lib.audio import AudioError, load_audio
+    from hw5lib.data.audio import AudioError, load_audio
 
     value = _to_str(name, value).strip()
     if not value:

@@ -15,12 +15,12 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hw5lib import i18n
+from hw5lib.publish import i18n
 from hw5lib.io import atomic_write_text
 
 GLUE_KEY = "hw5lib_results"
 # a "+json" type stays JSON for nbformat even behind glue's "application/papermill.record/" prefix
-MIME = "application/vnd.hw5lib.results+json"
+MIME = "application/vnd.hw5lib.publish.results+json"
 RUN_DIR_ENV = "HW5LIB_RUN_DIR"
 
 
@@ -102,7 +102,7 @@ class ChapterResults:
         """Glue the record for the book and, in a ``hw5lib run``, write ``results.json``."""
         from myst_nb import glue
 
-        from hw5lib.provenance import collect
+        from hw5lib.publish.provenance import collect
 
         self.provenance = collect(seed=self.parameters.get("seed"), data=self.data)
         glue(GLUE_KEY, self, display=False)

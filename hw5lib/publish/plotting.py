@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from hw5lib.io import atomic_write_bytes  # noqa: E402
-from hw5lib.results import RUN_DIR_ENV  # noqa: E402
+from hw5lib.publish.results import RUN_DIR_ENV  # noqa: E402
 
 PALETTE = {"plain": "#d62728", "residual": "#1f77b4", "reference": "#7f7f7f", "train": "#1f77b4", "validation": "#ff7f0e",
            "kan": "#1f77b4", "mlp": "#d62728"}
@@ -76,7 +76,7 @@ def publish_table(name: str, frame, headers: dict[str, list[str]], number_format
 
 def markdown_table(frame, columns: list[str], lang: str, number_format: str = "{:.3g}") -> str:
     """A pipe table of ``frame`` with ``columns`` as headers and numbers in ``lang``'s digits."""
-    from hw5lib import i18n
+    from hw5lib.publish import i18n
 
     def cell(value) -> str:
         text = number_format.format(value) if isinstance(value, float) else str(value)

@@ -27,10 +27,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from hw5lib.audio import cache_root, load_cached_array, save_cached_array
+from hw5lib.data.audio import cache_root, load_cached_array, save_cached_array
 from hw5lib.progress import progress as progress_bar
-from hw5lib.speech_corpus import SAMPLE_RATE, Utterance
-from hw5lib.textnorm import error_rates
+from hw5lib.data.speech import SAMPLE_RATE, Utterance
+from hw5lib.data.textnorm import error_rates
 
 __all__ = [
     "WhisperError", "TinySpec", "build_tokenizer", "build_tiny", "load_whisper", "features", "SpeechDataset",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGES = ("hw5lib", "torch", "numpy", "sympy", "scipy", "scikit-learn", "librosa", "transformers",
             "jupyter-book", "myst-nb", "papermill")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def git_commit(root: Path = ROOT) -> dict:

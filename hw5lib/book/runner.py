@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from hw5lib import chapters
-from hw5lib.results import RUN_DIR_ENV
+from hw5lib.book import registry as chapters
+from hw5lib.publish.results import RUN_DIR_ENV
 
 
 class ChapterRunError(RuntimeError):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw5lib.audio import AudioError, cache_root, espeak_program, load_audio, speak
+from hw5lib.data.audio import AudioError, cache_root, espeak_program, load_audio, speak
 from hw5lib.io import atomic_write_bytes, atomic_write_text
 from hw5lib.progress import progress as progress_bar
 
@@ -156,7 +156,7 @@ def synthesize_corpus(sentences: int = 400, voices: int = 4, test_share: float =
         raise CorpusError(f"'chinese_voices' must be between 0 and {len(CHINESE_VOICES)}, got {chinese_voices}.")
     if not 0 < test_share < 0.5:
         raise CorpusError(f"'test_share' must be between 0 and 0.5, got {test_share}.")
-    program = espeak_program("give data, a folder of transcribed recordings (see hw5lib.speech_corpus)")
+    program = espeak_program("give data, a folder of transcribed recordings (see hw5lib.data.speech)")
     texts = persian_sentences(sentences, seed)
     held_out = max(1, int(round(test_share * sentences)))
     rows = []  # (split, text, target, language, task, voice)
@@ -289,6 +289,6 @@ def load_transcribed(folder, language: str = "fa", seed: int = 0,
 
 
 def read_audio(utterances: list[Utterance], progress: bool = True) -> list[np.ndarray]:
-    """Every utterance's samples at 16 kHz, mono, checked (see :func:`hw5lib.audio.load_audio`)."""
+    """Every utterance's samples at 16 kHz, mono, checked (see :func:`hw5lib.data.audio.load_audio`)."""
     return [load_audio(u.path, SAMPLE_RATE) for u in progress_bar(utterances, progress and len(utterances) > 100,
                                                                     "reading audio")]

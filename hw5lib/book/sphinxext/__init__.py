@@ -3,16 +3,16 @@
 How it works (see docs in README, "How the bilingual book is built"):
 
 1. ``source-read``: every document is filtered to the build's ``language`` with
-   :func:`hw5lib.i18n.filter_language`; code cells are untouched, so both builds hash to the same
+   :func:`hw5lib.publish.i18n.filter_language`; code cells are untouched, so both builds hash to the same
    notebooks and jupyter-cache executes each chapter once.
 2. ``html-page-context``: each page gets ``hw5lib_*`` template variables (the URL of the same
    page in the other language, the PDF) used by ``lang-switch.html``.
 3. ``build-finished``: the pages written in this build get ``dir`` on their ``<html>`` tag, and
    the primary build (Persian, at the site root) runs the other language's build into ``en/``
-   in a child process (:mod:`hw5lib.sphinxext.child`), sharing the execution cache. So a plain ``jupyter-book build book/``
+   in a child process (:mod:`hw5lib.book.sphinxext.child`), sharing the execution cache. So a plain ``jupyter-book build book/``
    produces both books.
 4. ``{hw5lib-results}``: a table of every chapter's headline results beside the report's,
-   filled at write time from the chapters' glued results (see :mod:`hw5lib.results`).
+   filled at write time from the chapters' glued results (see :mod:`hw5lib.publish.results`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from hw5lib import assets, i18n
-from hw5lib.profiles import default_profile
-from hw5lib.sphinxext.child import run_child
+from hw5lib.book import assets
+from hw5lib.publish import i18n
+from hw5lib.publish.profiles import default_profile
+from hw5lib.book.sphinxext.child import run_child
 
 LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -72,7 +73,7 @@ def _fingerprint(paths, base: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def code_fingerprint(package: Path = HERE.parent) -> str:
+def code_fingerprint(package: Path = HERE.parents[1]) -> str:
     """sha256 of hw5lib's Python sources, this extension excluded (it changes pages, not results)."""
     return _fingerprint((path for path in package.rglob("*.py") if HERE not in path.parents), package)
 
@@ -228,7 +229,7 @@ def _outdated(app, env, added, changed, removed):
 
 
 def _fill_results(app: Sphinx, doctree, docname: str) -> None:
-    from hw5lib import results
+    from hw5lib.publish import results
 
     placeholders = list(doctree.findall(results_placeholder))
     if not placeholders:

@@ -9,7 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from hw5lib import chapters, profiles
+from hw5lib.book import registry as chapters
+from hw5lib.publish import profiles
 
 
 def _parse_value(text: str):
@@ -23,7 +24,7 @@ def _parse_value(text: str):
 
 
 def _run(args) -> int:
-    from hw5lib.runner import run_chapter
+    from hw5lib.book.runner import run_chapter
 
     given = {}
     for name, value in args.parameter or ():
@@ -38,7 +39,7 @@ def _run(args) -> int:
 def _book(args) -> int:
     import os
 
-    from hw5lib import book
+    from hw5lib.book import build as book
 
     if args.profile:  # the chapters' kernels (and the second language's build) inherit it
         os.environ[profiles.PROFILE_ENV] = profiles.check_profile(args.profile)
@@ -61,7 +62,7 @@ def _chapters(args) -> int:
 
 
 def _assets(args) -> int:
-    from hw5lib import assets
+    from hw5lib.book import assets
 
     for name, path in assets.ensure_all().items():
         print(f"{name}: {path}")
@@ -102,9 +103,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hw5lib.assets import AssetError
-    from hw5lib.book import BookBuildError
-    from hw5lib.runner import ChapterRunError
+    from hw5lib.book.assets import AssetError
+    from hw5lib.book.build import BookBuildError
+    from hw5lib.book.runner import ChapterRunError
 
     args = parser().parse_args(argv)
     try:

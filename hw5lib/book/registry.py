@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from hw5lib.profiles import COMMON_PARAMETERS, Parameter, Parameters, ParameterError, resolve
+from hw5lib.publish.profiles import COMMON_PARAMETERS, Parameter, Parameters, ParameterError, resolve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 
 
@@ -31,7 +31,7 @@ class Chapter:
         return resolve(self.all_parameters, profile, given)
 
 
-# the data parameter of every chapter that works on spoken digits (hw5lib.audio.load_digits)
+# the data parameter of every chapter that works on spoken digits (hw5lib.data.audio.load_digits)
 SPOKEN_DIGITS = Parameter("data", "data_source", "auto",
                           "spoken digits: auto (this workplace's FSDD when present, else synthetic), synthetic, "
                           "or a folder of FSDD or AudioMNIST recordings")

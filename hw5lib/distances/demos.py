@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, stats
 
-from hw5lib import divergences
+from hw5lib.distances import divergences
 
 __all__ = ["grid_pmfs", "shift_sweep", "kl_direction_fits", "estimator_convergence", "SWEEP_MEASURES"]
 

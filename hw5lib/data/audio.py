@@ -46,7 +46,7 @@ __all__ = [
     "shared_fsdd", "mfcc_sequence", "log_mel", "extract", "cache_root", "SYNTHETIC_VOICES",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"^(?P<digit>\d)_(?P<speaker>[A-Za-z0-9-]+)_(?P<take>\d+)\.wav$", re.IGNORECASE)
 SILENCE = 1e-4  # peak amplitude below which a clip counts as silent (full scale is 1)
 FEATURE_VERSION = 1  # bump when a feature's computation changes, so cached features are recomputed

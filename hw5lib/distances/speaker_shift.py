@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from hw5lib import alignment, divergences
-from hw5lib.i18n import localise_number
+from hw5lib.distances import alignment, divergences
+from hw5lib.publish.i18n import localise_number
 from hw5lib.progress import progress as progress_bar
 
 __all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS", "METHOD_LABELS", "conclusion",

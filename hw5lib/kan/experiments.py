@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from hw5lib.kan import KAN, MLP, KANError, count_parameters, mlp_width_for
+from hw5lib.kan.layer import KAN, MLP, KANError, count_parameters, mlp_width_for
 from hw5lib.progress import progress as progress_bar
 
 
@@ -314,7 +314,7 @@ def _language(lang: str) -> bool:
 
 
 def _num(value: float, lang: str, fmt: str = "{:.2g}") -> str:
-    from hw5lib.i18n import localise_number
+    from hw5lib.publish.i18n import localise_number
 
     return localise_number(fmt.format(value), lang)
 
@@ -400,7 +400,7 @@ def plot_scaling(rows_by_toy: dict[str, Sequence[dict]]):
     """Test RMSE against parameters, log-log, one panel per toy function."""
     import matplotlib.pyplot as plt
 
-    from hw5lib.plotting import PALETTE
+    from hw5lib.publish.plotting import PALETTE
 
     fig, axes = plt.subplots(1, len(rows_by_toy), figsize=(5.2 * len(rows_by_toy), 3.8), squeeze=False)
     for ax, (name, rows) in zip(axes[0], rows_by_toy.items()):
@@ -432,7 +432,7 @@ def plot_edges(result: Interpretation):
     mean absolute value."""
     import matplotlib.pyplot as plt
 
-    from hw5lib.plotting import PALETTE
+    from hw5lib.publish.plotting import PALETTE
 
     def place(scores):  # (rows, columns, edge -> (row, column)) for one layer
         outputs, inputs = scores.shape
@@ -476,7 +476,7 @@ def plot_forgetting(kan: dict, mlp: dict):
     KAN's (top) and the MLP's (bottom) prediction over the whole domain after that phase."""
     import matplotlib.pyplot as plt
 
-    from hw5lib.plotting import PALETTE
+    from hw5lib.publish.plotting import PALETTE
 
     phases = len(kan["predictions"])
     fig, axes = plt.subplots(2, phases, figsize=(2.3 * phases, 3.9), sharex=True, sharey=True)

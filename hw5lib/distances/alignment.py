@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy import linalg
 
-from hw5lib.divergences import DistributionError, rbf_bandwidth
+from hw5lib.distances.divergences import DistributionError, rbf_bandwidth
 
 __all__ = ["Standardize", "QuantileMatch", "Smooth", "Coral", "MMDAffine", "cmvn"]
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hw5lib import audio
+from hw5lib.data import audio
 from hw5lib.io import atomic_write_bytes, atomic_write_text
 from hw5lib.progress import progress as progress_bar
 
@@ -659,7 +659,7 @@ def ablation(data: SequenceSet, report_recipe: Recipe, our_recipe: Recipe, repor
 # --- what the numbers say ------------------------------------------------------------------------
 
 def _number(text: str, lang: str) -> str:
-    from hw5lib.i18n import localise_number
+    from hw5lib.publish.i18n import localise_number
 
     return localise_number(text, lang)
 
@@ -795,6 +795,3 @@ def main(argv: Sequence[str] | None = None) -> dict:
             print(text)
     return result
 
-
-if __name__ == "__main__":
-    main()

@@ -21,11 +21,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from hw5lib import speech_corpus as corpus
-from hw5lib import whisper as W
-from hw5lib.audio import cache_root
-from hw5lib.i18n import localise_number
-from hw5lib.speech_corpus import Utterance
+from hw5lib.data import speech as corpus
+from hw5lib.whisper import model as W
+from hw5lib.data.audio import cache_root
+from hw5lib.publish.i18n import localise_number
+from hw5lib.data.speech import Utterance
 
 SOURCE_VOICES = 2
 
@@ -119,7 +119,7 @@ def checkpoint_folder(model: str | Path, train: SpeechData, plan: W.TrainingPlan
 def report_clip(reference: str, data: SpeechData, own: str, feature_extractor) -> tuple[np.ndarray, str]:
     """Features of the user's recording ``own`` when given, else of the first test clip of ``data``
     whose target is ``reference``; and where it came from (the file, or the voice)."""
-    from hw5lib.audio import load_audio
+    from hw5lib.data.audio import load_audio
 
     if own:
         return W.features([load_audio(own, corpus.SAMPLE_RATE)], feature_extractor, cache=False), own
@@ -132,7 +132,7 @@ def report_clip(reference: str, data: SpeechData, own: str, feature_extractor) -
 def split_scores(model, processor, mel: np.ndarray, data: SpeechData, language: str | None = "fa") -> dict:
     """``W.evaluate`` on every split of ``data`` (``mel`` holds its features in order), and on all
     of them pooled from the same outputs (no clip is transcribed twice)."""
-    from hw5lib.textnorm import error_rates
+    from hw5lib.data.textnorm import error_rates
 
     index = {split: data.pick(split) for split in corpus.SPLITS}
     found = {split: W.evaluate(model, processor, mel[index[split]], [data.utterances[i] for i in index[split]],

@@ -1,0 +1,1 @@
+"""Spoken and transcribed audio: loading and validation, synthesis, features, and text normalisation."""

@@ -1,0 +1,1 @@
+"""Whisper (Q3): the model built, loaded and fine-tuned (:mod:`.model`) and the chapter's experiments (:mod:`.experiments`)."""
