@@ -1,0 +1,168 @@
+"""Spoken-digit data sets for the models: sequences of features with their labels, the three
+splits (random, stratified, speaker-disjoint) and normalisation.
+
+A *sequence* is one clip's features as (frames, features), MFCCs or log-mel; a
+:class:`SequenceSet` holds sequences of different lengths and their labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from hw5lib.data import audio
+
+N_CLASSES = 10
+
+
+class DigitsError(ValueError):
+    """A split, a model name or a training setting cannot be used; the message says which and why."""
+
+
+# --- data sets ----------------------------------------------------------------------------------------
+
+@dataclass
+class SequenceSet:
+    """``sequences[i]`` (frames, features), float32, says digit ``labels[i]``."""
+
+    sequences: list
+    labels: np.ndarray
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if len(self.sequences) != len(self.labels):
+            raise DigitsError(f"{len(self.sequences)} sequences but {len(self.labels)} labels.")
+        if len(self.sequences) == 0:
+            raise DigitsError("A sequence set needs at least one sequence.")
+        widths = {np.shape(s)[1] if np.ndim(s) == 2 else None for s in self.sequences}
+        if len(widths) != 1 or None in widths:
+            raise DigitsError(f"Every sequence must be (frames, features) with one feature count, got {widths}.")
+        if min(len(s) for s in self.sequences) == 0:
+            raise DigitsError("A sequence has no frames; check the clip it came from.")
+        self.sequences = [np.ascontiguousarray(s, dtype=np.float32) for s in self.sequences]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def n_features(self) -> int:
+        return self.sequences[0].shape[1]
+
+    def subset(self, indices) -> "SequenceSet":
+        return SequenceSet([self.sequences[i] for i in indices], self.labels[np.asarray(indices, dtype=int)])
+
+    def map(self, function: Callable[[np.ndarray], np.ndarray]) -> "SequenceSet":
+        return SequenceSet([function(s) for s in self.sequences], self.labels)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(self.labels.tobytes())
+        for s in self.sequences:
+            digest.update(s.tobytes())
+        return digest.hexdigest()[:16]
+
+
+def feature_sets(clips, kinds: Sequence[str] = ("mfcc", "log_mel"), progress: bool = False) -> dict:
+    """One :class:`SequenceSet` per feature kind for the clips of an ``audio.DigitSet`` (cached features)."""
+    return {kind: SequenceSet(audio.extract(clips.audio, clips.sample_rate, kind=kind, progress=progress), clips.digits)
+            for kind in kinds}
+
+
+def collate(sequences: Sequence[torch.Tensor], multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad to the longest sequence (rounded up to ``multiple`` frames): (batch, frames, features),
+    and the true lengths."""
+    lengths = torch.tensor([len(s) for s in sequences])
+    frames = int(math.ceil(int(lengths.max()) / multiple) * multiple)
+    batch = torch.zeros(len(sequences), frames, sequences[0].shape[1])
+    for i, s in enumerate(sequences):
+        batch[i, :len(s)] = s
+    return batch, lengths
+
+
+def fixed_length(data: SequenceSet, frames: int, transpose: bool = False) -> SequenceSet:
+    """Every sequence cut or zero-padded to ``frames`` frames, so padding is seen as signal (what a
+    Keras model without a Masking layer does); with ``transpose`` the (frames, coefficients) matrix
+    is fed as (coefficients, frames): time steps are coefficients, as librosa's (n_mfcc, frames)
+    layout gives when passed to an LSTM unchanged."""
+    if frames < 1:
+        raise DigitsError(f"frames must be positive, got {frames}.")
+
+    def cut(sequence):
+        out = np.zeros((frames, sequence.shape[1]), np.float32)
+        out[:min(frames, len(sequence))] = sequence[:frames]
+        return out.T.copy() if transpose else out
+
+    return data.map(cut)
+
+
+# --- splits --------------------------------------------------------------------------------------
+
+def random_split(n: int, test_size: float = 0.2, random_state: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """The report's split: ``train_test_split(..., test_size=0.2, random_state=42)`` on the clips' indices."""
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(np.arange(n), test_size=test_size, random_state=random_state)
+    return np.asarray(train), np.asarray(test)
+
+
+def stratified_split(labels, test_size: float = 0.2, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """The hand-written split the report mentions, done properly: each class is shuffled and
+    ``round(test_size * count)`` of its clips (at least one, when it has two) go to the test set."""
+    if not 0 < test_size < 1:
+        raise DigitsError(f"test_size must be between 0 and 1, got {test_size}.")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_test = min(len(members) - 1, max(1, int(round(test_size * len(members))))) if len(members) > 1 else 0
+        test.extend(members[:n_test])
+        train.extend(members[n_test:])
+    return np.sort(np.array(train, dtype=int)), np.sort(np.array(test, dtype=int))
+
+
+def speaker_split(speakers, test_speakers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Speaker-disjoint: every clip of ``test_speakers`` is tested, every other clip trains."""
+    speakers = np.asarray(speakers)
+    unknown = sorted(set(test_speakers) - set(speakers.tolist()))
+    if unknown:
+        raise DigitsError(f"Unknown test speaker {unknown[0]!r}; the speakers are {', '.join(sorted(set(speakers)))}.")
+    held_out = np.isin(speakers, list(test_speakers))
+    if held_out.all():
+        raise DigitsError("A speaker-disjoint split needs at least one speaker left for training.")
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
+
+
+# --- normalisation -------------------------------------------------------------------------------
+
+def cmvn(sequence: np.ndarray) -> np.ndarray:
+    """Per-utterance cepstral mean and variance normalisation: each coefficient of one clip to mean 0, std 1."""
+    return ((sequence - sequence.mean(0)) / (sequence.std(0) + 1e-5)).astype(np.float32)
+
+
+class Standardiser:
+    """Per-feature mean and standard deviation over every training frame, applied to any set."""
+
+    def fit(self, data: SequenceSet) -> "Standardiser":
+        frames = np.concatenate(data.sequences)
+        self.mean_, self.scale_ = frames.mean(0), frames.std(0) + 1e-5
+        return self
+
+    def transform(self, data: SequenceSet) -> SequenceSet:
+        return data.map(lambda s: ((s - self.mean_) / self.scale_).astype(np.float32))
+
+
+def normalise(train: SequenceSet, others: Sequence[SequenceSet], how: str) -> tuple[SequenceSet, list]:
+    """``how``: 'none', 'utterance' (CMVN per clip) or 'global' (statistics of the training frames)."""
+    if how == "none":
+        return train, list(others)
+    if how == "utterance":
+        return train.map(cmvn), [o.map(cmvn) for o in others]
+    if how == "global":
+        scaler = Standardiser().fit(train)
+        return scaler.transform(train), [scaler.transform(o) for o in others]
+    raise DigitsError(f"Unknown normalisation {how!r}; choose none, utterance or global.")
