@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import torch
 
-from hw5lib.publish.profiles import ParameterError
+
+class DeviceError(ValueError):
+    """The device asked for is not a device name, or is not present on this machine."""
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -23,29 +24,15 @@ def pick_device(requested: str = "auto") -> str:
         return "cpu"
     if re.fullmatch(r"cuda(:\d+)?", requested):
         if not torch.cuda.is_available():
-            raise ParameterError("Parameter 'device' asks for CUDA, but no CUDA GPU is visible; use device=auto or cpu.")
+            raise DeviceError("Parameter 'device' asks for CUDA, but no CUDA GPU is visible; use device=auto or cpu.")
         index = int(requested.split(":")[1]) if ":" in requested else 0
         if index >= torch.cuda.device_count():
-            raise ParameterError(
+            raise DeviceError(
                 f"Parameter 'device' asks for {requested}, but only {torch.cuda.device_count()} CUDA GPU(s) exist."
             )
         return requested
     if requested == "mps":
         if not mps_available:
-            raise ParameterError("Parameter 'device' asks for Apple MPS, which is not available here; use auto or cpu.")
+            raise DeviceError("Parameter 'device' asks for Apple MPS, which is not available here; use auto or cpu.")
         return "mps"
-    raise ParameterError(f"Parameter 'device' must be auto, cpu, cuda, cuda:N or mps, got {requested!r}.")
-
-
-def autocast(device: str):
-    """Mixed precision on CUDA (bfloat16 where supported, else float16); a no-op elsewhere."""
-    if device.startswith("cuda"):
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
-
-
-def describe(device: str) -> str:
-    if device.startswith("cuda"):
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return device
+    raise DeviceError(f"Parameter 'device' must be auto, cpu, cuda, cuda:N or mps, got {requested!r}.")

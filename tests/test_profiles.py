@@ -46,18 +46,31 @@ def test_bad_values_name_the_parameter(given, message):
 def test_unknown_profile_and_chapter():
     with pytest.raises(ParameterError, match="Parameter 'profile' must be one of smoke, quick, full, got 'fast'"):
         chapters.get("q2").resolve("fast", {})
-    with pytest.raises(ParameterError, match=f"Unknown chapter 'q9'; the chapters are: {', '.join(chapters.CHAPTERS)}\\."):
+    with pytest.raises(ParameterError, match=f"Unknown chapter 'q9'; the chapters are: {', '.join(chapters.NAMES)} "):
         chapters.get("q9")
 
 
-def test_device_choice():
+def test_device_choice(monkeypatch):
+    """auto prefers CUDA, then Apple MPS, then the CPU; asking for what is absent names it."""
     import torch
 
+    from hw5lib.device import DeviceError
+
     assert pick_device("cpu") == "cpu"
-    assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else pick_device("auto"))
-    if not torch.cuda.is_available():
-        with pytest.raises(ParameterError, match="no CUDA GPU is visible"):
-            pick_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device("auto") == "cpu"
+    with pytest.raises(DeviceError, match="no CUDA GPU is visible"):
+        pick_device("cuda")
+    with pytest.raises(ParameterError, match="Parameter 'device' asks for CUDA"):
+        chapters.get("q2").resolve("smoke", {"device": "cuda"})
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device("auto") == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert pick_device("auto") == "cuda" and pick_device("cuda:0") == "cuda:0"
+    with pytest.raises(DeviceError, match="only 1 CUDA GPU"):
+        pick_device("cuda:1")
 
 
 def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_path):

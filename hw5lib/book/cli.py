@@ -32,7 +32,7 @@ def _run(args) -> int:
             raise profiles.ParameterError("Give the profile with --profile, not -p profile.")
         given[name] = _parse_value(value)
     run_dir = run_chapter(args.chapter, args.profile, given, output=args.output, progress=not args.quiet)
-    print(f"hw5lib: chapter {args.chapter} ({args.profile or profiles.default_profile()}) finished: {run_dir}")
+    print(f"hw5lib: chapter {chapters.canonical(args.chapter)} ({args.profile or profiles.default_profile()}) finished: {run_dir}")
     return 0
 
 
@@ -52,8 +52,9 @@ def _book(args) -> int:
 
 
 def _chapters(args) -> int:
-    for chapter in chapters.CHAPTERS.values():
-        print(f"{chapter.name}: {chapter.title['en']} (book/{chapter.notebook})")
+    aliases = {name: alias for alias, name in chapters.ALIASES.items()}
+    for chapter in chapters.all_chapters().values():
+        print(f"{chapter.name} (or {aliases[chapter.name]}): {chapter.title['en']} (book/{chapter.notebook})")
         for parameter in chapter.all_parameters:
             defaults = parameter.default if isinstance(parameter.default, dict) else {"all": parameter.default}
             shown = ", ".join(f"{profile}={value}" for profile, value in defaults.items())
@@ -74,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="execute one chapter with papermill into runs/<chapter>-<time>/")
-    run.add_argument("chapter", help=f"one of: {', '.join(chapters.CHAPTERS)}")
+    run.add_argument("chapter", help=f"one of: {', '.join(chapters.NAMES)} (or the short {', '.join(chapters.ALIASES)})")
     run.add_argument("--profile", help=f"{' | '.join(profiles.PROFILES)} (default: ${profiles.PROFILE_ENV}, else "
                      f"{profiles.DEFAULT_PROFILE})")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),

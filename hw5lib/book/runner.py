@@ -50,6 +50,7 @@ def run_chapter(name: str, profile: str | None = None, parameters: Mapping[str, 
     import papermill
 
     chapter = chapters.get(name)
+    name = chapter.name
     parameters = dict(parameters or {})
     resolved = chapter.resolve(profile, parameters)  # fail fast, with the parameter's name
     profile = resolved.profile

@@ -270,7 +270,10 @@ def resolve(parameters: tuple[Parameter, ...], profile: str, given: Mapping[str,
         value = given.get(name)
         values[name] = parameter.validate(parameter.default_for(profile) if value is None else value)
     if "device" in values:
-        from hw5lib.device import pick_device
+        from hw5lib.device import DeviceError, pick_device
 
-        values["device"] = pick_device(values["device"])
+        try:
+            values["device"] = pick_device(values["device"])
+        except DeviceError as error:
+            raise ParameterError(str(error)) from None
     return Parameters(profile, MappingProxyType(values))
