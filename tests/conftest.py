@@ -19,6 +19,20 @@ def _share_the_cores() -> None:
 
 
 _share_the_cores()  # before any test module imports torch
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` run where CUDA is visible and are skipped, saying why, elsewhere."""
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_tests:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (none is visible); run on a CUDA machine to check the GPU path")
+    for item in gpu_tests:
+        item.add_marker(skip)
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hw5lib.torchutil import count_parameters
 import torch
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
@@ -119,17 +121,17 @@ def test_models_that_cannot_load_say_why_in_one_sentence(tmp_path, monkeypatch):
 
 def test_freezing_strategies_train_what_they_say():
     model, _ = W.build_tiny(TEXTS, MICRO)
-    total = W.trainable_parameters(model)
+    total = count_parameters(model)
     decoder = {id(p): p for p in model.model.decoder.parameters()}
-    assert W.trainable_parameters(W.freeze(model, "frozen_encoder")) == sum(p.numel() for p in decoder.values())
+    assert count_parameters(W.freeze(model, "frozen_encoder")) == sum(p.numel() for p in decoder.values())
     assert not any(p.requires_grad for p in model.model.encoder.parameters())
-    top = W.trainable_parameters(W.freeze(model, "top_layers"))
+    top = count_parameters(W.freeze(model, "top_layers"))
     assert 0 < top < total and all(p.requires_grad for p in model.model.encoder.layers[-1].parameters())
-    assert W.trainable_parameters(W.freeze(model, "full")) == total
+    assert count_parameters(W.freeze(model, "full")) == total
     with torch.no_grad():  # stands for pre-training: weights that a re-initialisation must replace
         model.model.encoder.conv1.weight.add_(1.0)
     scratch = W.freeze(model, "scratch")
-    assert W.trainable_parameters(scratch) == total and scratch is not model
+    assert count_parameters(scratch) == total and scratch is not model
     assert not torch.equal(scratch.model.encoder.conv1.weight, model.model.encoder.conv1.weight)
     assert torch.equal(W.freeze(model, "scratch").model.encoder.conv1.weight, scratch.model.encoder.conv1.weight)
     with pytest.raises(W.WhisperError, match="Unknown strategy 'half'"):

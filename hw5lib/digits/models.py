@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from hw5lib.digits.sets import N_CLASSES, DigitsError
+from hw5lib.torchutil import count_parameters
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -150,5 +151,8 @@ def build_model(name: str, n_inputs: int, seed: int = 0) -> nn.Module:
     return spec.make(n_inputs)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def parameter_count(name: str, n_inputs: int) -> int:
+    """Trainable numbers of model ``name`` for ``n_inputs`` features, without touching the global
+    random state (writing a sentence about a model's size must not change what trains next)."""
+    with torch.random.fork_rng(devices=[]):
+        return count_parameters(model_spec(name).make(n_inputs))

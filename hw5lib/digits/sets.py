@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from hw5lib.data import audio
+from hw5lib.data.normalise import Standardiser, cmvn
 
 N_CLASSES = 10
 
@@ -139,21 +140,9 @@ def speaker_split(speakers, test_speakers: Sequence[str]) -> tuple[np.ndarray, n
 
 # --- normalisation -------------------------------------------------------------------------------
 
-def cmvn(sequence: np.ndarray) -> np.ndarray:
-    """Per-utterance cepstral mean and variance normalisation: each coefficient of one clip to mean 0, std 1."""
-    return ((sequence - sequence.mean(0)) / (sequence.std(0) + 1e-5)).astype(np.float32)
-
-
-class Standardiser:
-    """Per-feature mean and standard deviation over every training frame, applied to any set."""
-
-    def fit(self, data: SequenceSet) -> "Standardiser":
-        frames = np.concatenate(data.sequences)
-        self.mean_, self.scale_ = frames.mean(0), frames.std(0) + 1e-5
-        return self
-
-    def transform(self, data: SequenceSet) -> SequenceSet:
-        return data.map(lambda s: ((s - self.mean_) / self.scale_).astype(np.float32))
+def standardiser(train: SequenceSet) -> Standardiser:
+    """The per-feature statistics of every training frame."""
+    return Standardiser().fit(np.concatenate(train.sequences))
 
 
 def normalise(train: SequenceSet, others: Sequence[SequenceSet], how: str) -> tuple[SequenceSet, list]:
@@ -163,6 +152,6 @@ def normalise(train: SequenceSet, others: Sequence[SequenceSet], how: str) -> tu
     if how == "utterance":
         return train.map(cmvn), [o.map(cmvn) for o in others]
     if how == "global":
-        scaler = Standardiser().fit(train)
-        return scaler.transform(train), [scaler.transform(o) for o in others]
+        scaler = standardiser(train)
+        return train.map(scaler.transform), [o.map(scaler.transform) for o in others]
     raise DigitsError(f"Unknown normalisation {how!r}; choose none, utterance or global.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hw5lib.digits.models import MODELS, build_model, count_parameters
+from hw5lib.digits.models import MODELS, parameter_count
 from hw5lib.digits.sets import DigitsError
 
 # The report's test accuracies (its Figures 10, 13, 15, 17; AudioMNIST, "80/20", 30 epochs).
@@ -94,8 +94,7 @@ def conclusion(ours: dict, disjoint: tuple[str, float], lang: str) -> str:
     fa = _language(lang)
     name = lambda model: MODELS[model].label[lang]
     best = max(ours, key=ours.get)
-    cnn_smaller = "cnn" in ours and (count_parameters(build_model("cnn", 40))
-                                     < count_parameters(build_model("lstm_2x64", 13)))
+    cnn_smaller = "cnn" in ours and parameter_count("cnn", 40) < parameter_count("lstm_2x64", 13)
     text = (
         f"بهترین مدل روی تقسیم تصادفی «{name(best)}» با {_pct(ours[best], lang)}٪ است و روی گویندهٔ نشنیده "
         f"«{name(disjoint[0])}» با {_pct(disjoint[1], lang)}٪؛ LSTM دولایهٔ گزارش با دستور ما به "

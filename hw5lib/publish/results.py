@@ -140,11 +140,20 @@ def summary_table(records: list[tuple[str, ChapterResults]], lang: str) -> dict:
 
 
 def glue_value(name: str, value, fmt: str = "{}", fa: str | None = None) -> None:
-    """Glue a value for inline prose: ``name`` (English) and ``name_fa`` (Persian digits, or the
-    Persian text ``fa``). Paste with ``{glue:md}`name``` and ``{glue:md}`name_fa```."""
+    """Glue a value for inline prose, the one way the book glues text: ``name`` for the English
+    page and ``name_fa`` for the Persian one; paste with ``{glue:md}`name``` and ``{glue:md}`name_fa```.
+
+    ``value`` is a number or text, formatted with ``fmt`` (the Persian copy in Persian digits), or
+    words in both languages, ``{"fa": ..., "en": ...}``."""
     from IPython.display import Markdown
     from myst_nb import glue
 
-    text = fmt.format(value.item() if hasattr(value, "item") else value)
-    glue(name, Markdown(text), display=False)
-    glue(f"{name}_fa", Markdown(fa if fa is not None else i18n.localise_number(text, "fa")), display=False)
+    if isinstance(value, dict):
+        if set(value) != set(i18n.LANGUAGES):
+            raise ValueError(f"Glued text {name!r} needs exactly the languages {i18n.LANGUAGES}, got {sorted(value)}.")
+        english, persian = value["en"], value["fa"]
+    else:
+        english = fmt.format(value.item() if hasattr(value, "item") else value)
+        persian = fa if fa is not None else i18n.localise_number(english, "fa")
+    glue(name, Markdown(english), display=False)
+    glue(f"{name}_fa", Markdown(persian), display=False)

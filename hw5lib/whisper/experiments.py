@@ -26,6 +26,7 @@ from hw5lib.whisper import model as W
 from hw5lib.data.audio import cache_root
 from hw5lib.publish.i18n import localise_number
 from hw5lib.data.speech import Utterance
+from hw5lib.torchutil import count_parameters
 
 SOURCE_VOICES = 2
 
@@ -166,7 +167,7 @@ class Tuner:
 
     def tune(self, strategy: str):
         model = W.freeze(W.load_whisper(self.checkpoint, self.device)[0], strategy, seed=self.plan.seed)
-        trainable = W.trainable_parameters(model)
+        trainable = count_parameters(model)
         folder = checkpoint_folder(self.checkpoint, self.train, self.plan, strategy)
         model, log = W.fine_tune(model, self.processor, *self.datasets, folder, self.plan, progress=False,
                                  device=self.device)

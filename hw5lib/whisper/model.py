@@ -34,7 +34,7 @@ from hw5lib.data.textnorm import error_rates
 
 __all__ = [
     "WhisperError", "TinySpec", "build_tokenizer", "build_tiny", "load_whisper", "features", "SpeechDataset",
-    "Collator", "transcribe", "evaluate", "STRATEGIES", "freeze", "trainable_parameters", "fine_tune",
+    "Collator", "transcribe", "evaluate", "STRATEGIES", "freeze", "fine_tune",
     "TrainingPlan", "TINY",
 ]
 
@@ -364,12 +364,6 @@ def set_dropout(model, rate: float):
                 setattr(module, name, rate)
     model.config.dropout = model.config.activation_dropout = rate
     return model
-
-
-def trainable_parameters(model) -> int:
-    # the output projection shares the token embedding's weight: count each tensor once
-    seen = {id(p): p for p in model.parameters() if p.requires_grad}
-    return int(sum(p.numel() for p in seen.values()))
 
 
 # --- fine-tuning --------------------------------------------------------------------------------
