@@ -1,4 +1,4 @@
-"""What several chapters share: the spoken-digits data parameters."""
+"""What several chapters share: the spoken-digits data parameters and the digit models' names."""
 
 from __future__ import annotations
 
@@ -19,3 +19,14 @@ def spoken_digits(speakers: dict, clips_per_digit: dict) -> tuple[Parameter, ...
         Parameter("clips_per_digit", "int", clips_per_digit, "at most this many takes of each digit per speaker",
                   minimum=2, maximum=10_000),
     )
+
+
+# the digit models of hw5lib.digits.MODELS, named in each language
+MODEL_NAMES = {
+    "lstm_2x64": {"fa": "LSTM دو لایهٔ ۶۴تایی", "en": "LSTM 2x64"},
+    "lstm_1x128": {"fa": "LSTM یک لایهٔ ۱۲۸تایی", "en": "LSTM 1x128"},
+    "bilstm_2x64": {"fa": "BiLSTM دو لایهٔ ۶۴تایی", "en": "BiLSTM 2x64"},
+    "bilstm_1x128": {"fa": "BiLSTM یک لایهٔ ۱۲۸تایی", "en": "BiLSTM 1x128"},
+    "cnn": {"fa": "CNN روی طیف‌نگار log-mel", "en": "CNN on log-mel"},
+    "mean_mlp": {"fa": "میانگین MFCC و شبکهٔ چگال", "en": "mean MFCC + dense"},
+}

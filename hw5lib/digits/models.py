@@ -115,24 +115,23 @@ class MeanClassifier(nn.Module):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    label: dict  # {"fa": ..., "en": ...}
     feature: str  # "mfcc" or "log_mel"
     make: Callable[[int], nn.Module]
     pad_multiple: int = 1
 
 
 MODELS: dict[str, ModelSpec] = {
-    "lstm_2x64": ModelSpec({"fa": "LSTM دو لایهٔ ۶۴تایی", "en": "LSTM 2x64"}, "mfcc",
+    "lstm_2x64": ModelSpec("mfcc",
                            lambda n: RecurrentClassifier(n, 64, 2)),
-    "lstm_1x128": ModelSpec({"fa": "LSTM یک لایهٔ ۱۲۸تایی", "en": "LSTM 1x128"}, "mfcc",
+    "lstm_1x128": ModelSpec("mfcc",
                             lambda n: RecurrentClassifier(n, 128, 1)),
-    "bilstm_2x64": ModelSpec({"fa": "BiLSTM دو لایهٔ ۶۴تایی", "en": "BiLSTM 2x64"}, "mfcc",
+    "bilstm_2x64": ModelSpec("mfcc",
                              lambda n: RecurrentClassifier(n, 64, 2, bidirectional=True)),
-    "bilstm_1x128": ModelSpec({"fa": "BiLSTM یک لایهٔ ۱۲۸تایی", "en": "BiLSTM 1x128"}, "mfcc",
+    "bilstm_1x128": ModelSpec("mfcc",
                               lambda n: RecurrentClassifier(n, 128, 1, bidirectional=True)),
-    "cnn": ModelSpec({"fa": "CNN روی طیف‌نگار log-mel", "en": "CNN on log-mel"}, "log_mel",
+    "cnn": ModelSpec("log_mel",
                      lambda n: ConvClassifier(n), pad_multiple=8),
-    "mean_mlp": ModelSpec({"fa": "میانگین MFCC و شبکهٔ چگال", "en": "mean MFCC + dense"}, "mfcc",
+    "mean_mlp": ModelSpec("mfcc",
                           lambda n: MeanClassifier(n)),
 }
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hw5lib.digits.models import MODELS, parameter_count
+from hw5lib.chapters.common import MODEL_NAMES
+from hw5lib.digits.models import parameter_count
 from hw5lib.digits.sets import DigitsError
 
 # The report's test accuracies (its Figures 10, 13, 15, 17; AudioMNIST, "80/20", 30 epochs).
@@ -71,7 +72,7 @@ def ablation_finding(ablation_rows: Sequence[dict], lang: str) -> str:
 def disjoint_finding(model: str, unheard: float, random_split_accuracy: float, lang: str) -> str:
     """How the best model on unheard speakers compares with the same model on the random split."""
     fa = _language(lang)
-    name, gap = MODELS[model].label[lang], random_split_accuracy - unheard
+    name, gap = MODEL_NAMES[model][lang], random_split_accuracy - unheard
     if gap > 0.005:
         return (f"بهترین مدل روی گویندهٔ نشنیده «{name}» است با میانگین {_pct(unheard, lang)}٪، یعنی "
                 f"{_pct(gap, lang)} واحد درصد کمتر از همان مدل در تقسیم تصادفی. این فاصله بهای شنیدن صدایی تازه است "
@@ -92,7 +93,7 @@ def conclusion(ours: dict, disjoint: tuple[str, float], lang: str) -> str:
     """The chapter's last paragraph. ``ours``: model -> accuracy with our recipe on the random
     split; ``disjoint``: (model, mean accuracy on unheard speakers)."""
     fa = _language(lang)
-    name = lambda model: MODELS[model].label[lang]
+    name = lambda model: MODEL_NAMES[model][lang]
     best = max(ours, key=ours.get)
     cnn_smaller = "cnn" in ours and parameter_count("cnn", 40) < parameter_count("lstm_2x64", 13)
     text = (
