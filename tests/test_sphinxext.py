@@ -21,29 +21,35 @@ def app(tmp_path):
     return fake_app(tmp_path)
 
 
-def test_first_build_marks_every_notebook_and_remembers_the_fingerprints(app):
-    env = fake_env(hw5lib_notebooks={"q2_vanishing"})
+DEPENDENCIES = {"q2_vanishing": ["backprop.py", "__init__.py"]}
+
+
+def keyed_env(**attributes):
+    """An environment whose last reading of q2_vanishing found the files above, as they are now."""
+    keys = {"q2_vanishing": sphinxext._stored_key(SimpleNamespace(hw5lib_dependencies=DEPENDENCIES), "q2_vanishing")}
+    attributes.setdefault("hw5lib_site_fingerprint", sphinxext.site_fingerprint())
+    return fake_env(hw5lib_dependencies=DEPENDENCIES, hw5lib_keys=keys, **attributes)
+
+
+def test_first_build_marks_every_page_and_remembers_the_site(app):
+    env = fake_env()
     outdated = sphinxext._outdated(app, env, set(), set(), set())
     assert set(outdated) == env.found_docs  # no site fingerprint yet: every page is rewritten
-    assert env.hw5lib_fingerprint == sphinxext.execution_key()
     assert env.hw5lib_site_fingerprint == sphinxext.site_fingerprint()
 
 
 def test_nothing_changed_means_nothing_outdated(app):
-    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.execution_key(),
-                   hw5lib_site_fingerprint=sphinxext.site_fingerprint())
-    assert sphinxext._outdated(app, env, set(), set(), set()) == []
+    assert sphinxext._outdated(app, keyed_env(), set(), set(), set()) == []
 
 
-def test_library_change_reruns_notebooks_and_the_results_table(app):
-    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint="old", hw5lib_results_docs={"index"},
-                   hw5lib_site_fingerprint=sphinxext.site_fingerprint())
+def test_a_change_in_a_file_the_chapter_imports_reruns_it_and_the_results_table(app):
+    env = keyed_env(hw5lib_results_docs={"index"})
+    env.hw5lib_keys["q2_vanishing"] = "old key"
     assert sphinxext._outdated(app, env, set(), set(), set()) == ["index", "q2_vanishing"]
 
 
 def test_prose_change_rewrites_the_results_table_only(app):
-    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=sphinxext.execution_key(),
-                   hw5lib_site_fingerprint=sphinxext.site_fingerprint(), hw5lib_results_docs={"index"})
+    env = keyed_env(hw5lib_results_docs={"index"})
     assert sphinxext._outdated(app, env, set(), {"notes"}, set()) == ["index"]
 
 
@@ -52,11 +58,6 @@ def test_fingerprint_follows_file_contents(tmp_path):
     before = sphinxext._fingerprint([tmp_path / "a.py"], tmp_path)
     (tmp_path / "a.py").write_text("x = 2")
     assert sphinxext._fingerprint([tmp_path / "a.py"], tmp_path) != before
-
-
-def test_code_fingerprint_ignores_the_extension_itself():
-    files = [path for path in sphinxext.HERE.parent.rglob("*.py") if sphinxext.HERE not in path.parents]
-    assert files and all("sphinxext" not in path.parts for path in files)
 
 
 def test_identical_scripts_are_kept_once():
@@ -70,8 +71,7 @@ def test_identical_scripts_are_kept_once():
 
 
 def test_a_new_pdf_rewrites_every_page_to_link_it(app, tmp_path):
-    env = fake_env(hw5lib_notebooks=set(), hw5lib_fingerprint=sphinxext.execution_key(),
-                   hw5lib_site_fingerprint=sphinxext.site_fingerprint())
+    env = keyed_env()
     assert sphinxext._outdated(app, env, set(), set(), set()) == []
     pdf = tmp_path / "_build" / "pdf" / "hw5lib-fa.pdf"
     pdf.parent.mkdir(parents=True)
@@ -82,13 +82,14 @@ def test_a_new_pdf_rewrites_every_page_to_link_it(app, tmp_path):
 
 def test_another_profile_reruns_notebooks_under_another_cache_key(app, monkeypatch):
     monkeypatch.delenv("HW5LIB_PROFILE", raising=False)
-    quick = sphinxext.execution_key()
-    env = fake_env(hw5lib_notebooks={"q2_vanishing"}, hw5lib_fingerprint=quick,
-                   hw5lib_site_fingerprint=sphinxext.site_fingerprint(), hw5lib_results_docs={"index"})
+    env = keyed_env(hw5lib_results_docs={"index"})
+    quick = env.hw5lib_keys["q2_vanishing"]
     monkeypatch.setenv("HW5LIB_PROFILE", "smoke")
-    assert sphinxext.execution_key() != quick and sphinxext.execution_key().endswith(" smoke")
     assert sphinxext._outdated(app, env, set(), set(), set()) == ["index", "q2_vanishing"]
-    source = ["```{code-cell} ipython3\nx = 1\n```\n"]
-    sphinxext._filter_source(SimpleNamespace(env=SimpleNamespace(doc2path=lambda name: "q2.md"),
-                                             config=SimpleNamespace(language="en")), "q2", source)
-    assert source[0].rstrip().endswith(f"profile: {sphinxext.execution_key()}\n```".rstrip())
+    source = ["```{code-cell} ipython3\nfrom hw5lib import backprop\n```\n"]
+    reader = SimpleNamespace(env=SimpleNamespace(doc2path=lambda name: "q2.md"), config=SimpleNamespace(language="en"))
+    sphinxext._filter_source(reader, "q2", source)
+    key = reader.env.hw5lib_keys["q2"]
+    assert key != quick and key.endswith(" smoke")
+    assert source[0].rstrip().endswith(f"profile: {key}\n```")
+    assert "backprop.py" in reader.env.hw5lib_dependencies["q2"]

@@ -29,7 +29,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from hw5lib.book import assets
+from hw5lib.book import assets, dependencies
 from hw5lib.publish import i18n
 from hw5lib.publish.profiles import default_profile
 from hw5lib.book.sphinxext.child import run_child
@@ -47,11 +47,16 @@ def _filter_source(app: Sphinx, docname: str, source: list[str]) -> None:
         return
     text = i18n.filter_language(source[0], app.config.language, source=path)
     if "```{code-cell}" in text:
-        app.env.hw5lib_notebooks = getattr(app.env, "hw5lib_notebooks", set()) | {docname}
-        # jupyter-cache keys outputs on the notebook's code alone; this hidden cell adds hw5lib's
-        # own source and the profile ($HW5LIB_PROFILE) to that key, so changing the library re-runs
-        # the chapters that use it, and a smoke build never shows a quick build's outputs
-        text += FINGERPRINT_CELL.format(key=execution_key())
+        # jupyter-cache keys outputs on the notebook's code alone; this hidden cell adds the hw5lib
+        # source files that code imports (transitively) and the profile ($HW5LIB_PROFILE) to that
+        # key, so editing a module re-runs the chapters that import it and no other, and a smoke
+        # build never shows a quick build's outputs
+        files = dependencies.notebook_files(text)
+        app.env.hw5lib_dependencies = {**getattr(app.env, "hw5lib_dependencies", {}),
+                                       docname: [str(file.relative_to(dependencies.HW5LIB)) for file in files]}
+        key = execution_key(files)
+        app.env.hw5lib_keys = {**getattr(app.env, "hw5lib_keys", {}), docname: key}
+        text += FINGERPRINT_CELL.format(key=key)
     source[0] = text
 
 
@@ -73,14 +78,15 @@ def _fingerprint(paths, base: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def code_fingerprint(package: Path = HERE.parents[1]) -> str:
-    """sha256 of hw5lib's Python sources, this extension excluded (it changes pages, not results)."""
-    return _fingerprint((path for path in package.rglob("*.py") if HERE not in path.parents), package)
+def execution_key(files) -> str:
+    """What a chapter's outputs depend on beyond its own code: the hw5lib files it imports and the profile."""
+    return f"{dependencies.fingerprint(files)} {default_profile()}"
 
 
-def execution_key() -> str:
-    """What a chapter's outputs depend on beyond its own code: hw5lib's source and the profile."""
-    return f"{code_fingerprint()} {default_profile()}"
+def _stored_key(env, docname: str) -> str:
+    """The execution key of ``docname`` from the files its last reading found, as they are now."""
+    files = [dependencies.HW5LIB / name for name in env.hw5lib_dependencies[docname]]
+    return execution_key(files)
 
 
 def site_fingerprint() -> str:
@@ -206,12 +212,12 @@ class ResultsDirective(SphinxDirective):
 
 def _outdated(app, env, added, changed, removed):
     outdated = set()
-    fingerprint = execution_key()
-    if getattr(env, "hw5lib_fingerprint", None) != fingerprint:
-        # hw5lib or the profile changed since the last build (or this environment never saw them):
-        # every notebook must be read again, which re-executes it under the new cache key
-        outdated |= getattr(env, "hw5lib_notebooks", env.found_docs) & env.found_docs
-    env.hw5lib_fingerprint = fingerprint
+    keys = getattr(env, "hw5lib_keys", {})
+    for docname in set(getattr(env, "hw5lib_dependencies", {})) & env.found_docs:
+        # a file this chapter imports, or the profile, changed since its last reading: read it
+        # again, which re-executes it under its new cache key (other chapters keep theirs)
+        if keys.get(docname) != _stored_key(env, docname):
+            outdated.add(docname)
     site = site_fingerprint()
     if getattr(env, "hw5lib_site_fingerprint", None) != site:
         # templates or CSS changed: Sphinx copies static files and renders pages only when some
