@@ -10,6 +10,11 @@ also gets an empty ``$HW5LIB_CACHE`` (spoken digits and Persian speech synthesis
 tiny Whisper pre-trained again), otherwise it shares this machine's data cache. The warm runs
 repeat the same build in that folder. Each build is ``python -m hw5lib book`` in a child process,
 as ``scripts/book`` runs it. Goals (issue 8): cold at most 600 s, warm at most 60 s.
+
+The copy holds its own ``hw5lib`` (first on ``PYTHONPATH``), so that after the warm runs two edits
+can be measured (issue 15): a comment appended to ``hw5lib/kan/layer.py`` must re-execute only the
+chapters that import the KAN, and a comment appended to ``hw5lib/chapters/q4_digits.py`` (a
+sentence mended) must re-execute Q4 alone and train nothing (no checkpoint written).
 """
 
 from __future__ import annotations
@@ -33,7 +38,34 @@ def copy_sources(target: Path) -> Path:
         shutil.copy2(ROOT / name, target / name)
     shutil.copytree(ROOT / "book", target / "book", symlinks=True,
                     ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    shutil.copytree(ROOT / "hw5lib", target / "src" / "hw5lib", ignore=shutil.ignore_patterns("__pycache__"))
     return target
+
+
+def executed_since(folder: Path, moment: float) -> list[str]:
+    """The chapters jupyter-cache stored a new execution of after ``moment`` (a time.time())."""
+    import datetime as dt
+
+    database = folder / "_build" / ".jupyter_cache" / "global.db"
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("select uri, created from nbcache").fetchall()
+    since = dt.datetime.fromtimestamp(moment, dt.timezone.utc).replace(tzinfo=None)
+    return sorted(Path(uri).stem for uri, created in rows if dt.datetime.fromisoformat(str(created)) > since)
+
+
+def checkpoints_written_since(cache: Path, moment: float) -> int:
+    folder = cache / "checkpoints"
+    return sum(1 for path in folder.rglob("*") if path.is_file() and path.stat().st_mtime > moment) \
+        if folder.is_dir() else 0
+
+
+def edited_rebuild(folder: Path, env: dict, relative: str, cache: Path) -> tuple[float, list[str], int]:
+    """Append a comment to ``src/<relative>``, rebuild; (seconds, chapters executed, checkpoints written)."""
+    with (folder / "src" / relative).open("a", encoding="utf-8") as source:
+        source.write("\n# edited by bench/build.py\n")
+    moment = time.time()
+    seconds = build(folder, env)
+    return seconds, executed_since(folder, moment), checkpoints_written_since(cache, moment)
 
 
 def build(folder: Path, env: dict) -> float:
@@ -63,13 +95,17 @@ def main() -> None:
     parser.add_argument("--warm-runs", type=int, default=3)
     parser.add_argument("--empty-data-cache", action="store_true",
                         help="give every cold run an empty $HW5LIB_CACHE (synthesis and pre-training included)")
+    parser.add_argument("--no-edits", action="store_true", help="skip the two edited rebuilds")
     args = parser.parse_args()
     env = {**os.environ, "HW5LIB_PROFILE": args.profile}
-    cold, warm, chapters = [], [], {}
+    cold, warm, chapters, edits = [], [], {}, {}
     for run in range(args.cold_runs):
         with tempfile.TemporaryDirectory(prefix="hw5lib-bench-build-") as scratch:
             folder = copy_sources(Path(scratch))
-            run_env = {**env, "HW5LIB_CACHE": str(Path(scratch) / "data-cache")} if args.empty_data_cache else env
+            run_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder / "src"), env.get("PYTHONPATH")]))}
+            if args.empty_data_cache:
+                run_env["HW5LIB_CACHE"] = str(Path(scratch) / "data-cache")
+            cache = Path(run_env.get("HW5LIB_CACHE", Path.home() / ".cache" / "hw5lib"))
             cold.append(build(folder, run_env))
             print(f"cold build {run + 1}: {cold[-1]:.0f} s", flush=True)
             if run == args.cold_runs - 1:
@@ -77,6 +113,12 @@ def main() -> None:
                 for warm_run in range(args.warm_runs):
                     warm.append(build(folder, run_env))
                     print(f"warm rebuild {warm_run + 1}: {warm[-1]:.1f} s", flush=True)
+                if not args.no_edits:
+                    for relative in ("hw5lib/kan/layer.py", "hw5lib/chapters/q4_digits.py"):
+                        edits[relative] = edited_rebuild(folder, run_env, relative, cache)
+                        seconds, executed, written = edits[relative]
+                        print(f"rebuild after editing {relative}: {seconds:.0f} s, executed "
+                              f"{', '.join(executed) or 'none'}, {written} checkpoint files written", flush=True)
     print(f"\nprofile {args.profile}, {os.cpu_count()} CPUs, data cache "
           f"{'empty' if args.empty_data_cache else 'shared'}")
     print(f"cold build (HTML + PDFs, both languages): median {statistics.median(cold):.0f} s of {len(cold)} "
@@ -84,6 +126,9 @@ def main() -> None:
     if warm:
         print(f"warm rebuild, nothing changed: median {statistics.median(warm):.1f} s of {len(warm)} "
               f"(goal 60 s: {'met' if statistics.median(warm) <= 60 else 'not met'})")
+    for relative, (seconds, executed, written) in edits.items():
+        print(f"edit {relative}: rebuild {seconds:.0f} s, re-executed {', '.join(executed) or 'nothing'}, "
+              f"{written} checkpoint files written")
     total = sum(chapters.values())
     for name, seconds in sorted(chapters.items(), key=lambda item: -item[1]):
         print(f"  {name:14s} {seconds:6.0f} s  ({seconds / total:.0%} of execution)")
