@@ -38,6 +38,8 @@ __all__ = [
     "gradcheck_network",
     "DeepNet",
     "layer_gradient_norms",
+    "latex",
+    "train_loss_curves",
 ]
 
 
@@ -69,18 +71,27 @@ class _Printer(LatexPrinter):
 
 
 def latex(expr) -> str:
+    """LaTeX of a SymPy expression as the chapter writes it: matrices as ``bmatrix``, Heaviside as
+    the indicator 1{z > 0} (SymPy's default, a theta, would clash with the network's theta)."""
     return _Printer({"mat_str": "bmatrix", "mat_delim": ""}).doprint(expr)
 
 
 @dataclass
 class DerivationStep:
     """One result of the derivation: its name, the LaTeX lines that lead to it, and whether
-    SymPy confirmed it element by element against the composite derivative."""
+    SymPy confirmed it element by element.
+
+    ``chain`` is the chain-rule product SymPy computed from the local Jacobian and ``claimed`` the
+    formula of the result, both as (n, 1) SymPy matrices of components; ``verified`` says they are
+    equal in every component (for delta1, on labels with sum_i y_i = 1). The end-to-end step
+    compares numbers instead and holds neither."""
 
     name: str
     lines: list[str]
     result: str
     verified: bool
+    chain: sp.Matrix | None = None
+    claimed: sp.Matrix | None = None
 
     def as_latex(self) -> str:
         mark = r"\qquad\text{SymPy}\ \checkmark" if self.verified else r"\qquad\text{SymPy: FAILED}"
@@ -90,6 +101,9 @@ class DerivationStep:
 
 @dataclass
 class Derivation:
+    """The derivation for ``n`` units per layer: its steps in order (delta1, delta2, delta3,
+    dJ_dx, end_to_end), each found by name with ``derivation[name]``."""
+
     n: int
     steps: list[DerivationStep] = field(default_factory=list)
 
@@ -140,7 +154,6 @@ def derive(n: int = 3) -> Derivation:
     softmax_jacobian = y_hat.jacobian(theta)
     s = _vec(r"\hat{{y}}_{i}", n)
     claimed_jacobian = sp.Matrix(n, n, lambda i, j: s[i] * (sp.KroneckerDelta(i, j) - s[j]))
-    to_s = {y_hat[i]: s[i] for i in range(n)}
     jacobian_ok = all(
         _is_zero(softmax_jacobian[i, j] - claimed_jacobian[i, j].subs({s[k]: y_hat[k] for k in range(n)}))
         for i in range(n)
@@ -149,9 +162,8 @@ def derive(n: int = 3) -> Derivation:
     gradient_theta = sp.Matrix([sp.diff(J_theta, t) for t in theta])
     # the labels are a probability vector (one-hot in practice): sum_i y_i = 1
     on_simplex = {y[n - 1]: 1 - sum(y[:n - 1])}
-    delta1_ok = all(
-        _is_zero((gradient_theta[k] - (y_hat[k] - y[k])).subs(on_simplex)) for k in range(n)
-    )
+    delta1_claimed = y_hat - y
+    delta1_ok = all(_is_zero((a - b).subs(on_simplex)) for a, b in zip(gradient_theta, delta1_claimed))
     derivation.steps.append(
         DerivationStep(
             name="delta1",
@@ -166,9 +178,10 @@ def derive(n: int = 3) -> Derivation:
             result=r"\delta_1 = \frac{\partial J}{\partial \theta} &= \hat y - y"
             r"\qquad\left(\textstyle\sum_i y_i = 1\right)",
             verified=jacobian_ok and delta1_ok,
+            chain=gradient_theta,
+            claimed=delta1_claimed,
         )
     )
-    del to_s
 
     # --- delta2 = dJ/dz2: theta = ReLU(z2) + d ---------------------------------------------
     delta1 = _vec(r"\delta_{{1,{i}}}", n)
@@ -189,6 +202,8 @@ def derive(n: int = 3) -> Derivation:
             ],
             result=r"\delta_2 = \frac{\partial J}{\partial z_2} &= \delta_1 \circ \mathbb{1}\{z_2 > 0\}",
             verified=all(_is_zero(a - b) for a, b in zip(delta2_chain, delta2_claimed)),
+            chain=delta2_chain,
+            claimed=delta2_claimed,
         )
     )
 
@@ -211,6 +226,8 @@ def derive(n: int = 3) -> Derivation:
             ],
             result=r"\delta_3 = \frac{\partial J}{\partial d} &= W_2^{\top} \delta_2 + \delta_1",
             verified=all(_is_zero(a - b) for a, b in zip(delta3_chain, delta3_claimed)),
+            chain=delta3_chain,
+            claimed=delta3_claimed,
         )
     )
 
@@ -229,6 +246,8 @@ def derive(n: int = 3) -> Derivation:
             result=r"\frac{\partial J}{\partial x} &= W_1^{\top}\left(\delta_3 \circ \mathbb{1}\{z_1 > 0\}\right)"
             r" + \delta_3",
             verified=all(_is_zero(a - b) for a, b in zip(grad_x_chain, grad_x_claimed)),
+            chain=grad_x_chain,
+            claimed=grad_x_claimed,
         )
     )
     derivation.steps.append(_end_to_end_step(n, x, y, b1, b2, W1, W2))
@@ -279,7 +298,9 @@ def _end_to_end_step(n, x, y, b1, b2, W1, W2) -> DerivationStep:
 def gradient_functions() -> dict:
     """The derived matrix formulas as NumPy functions, built from SymPy matrix expressions.
 
-    Returns a dict of callables; their argument order is stored under ``"args"``.
+    Returns a dict from quantity name (delta1, delta2, delta3, dJ_dx, dJ_dW1, dJ_dW2) to a callable
+    of (Y_hat, Y, M1, M2, X, D, W1, W2): (n, B) arrays except the (n, n) weights, M1 and M2 being
+    the masks 1{z1 > 0} and 1{z2 > 0}.
     """
     n, B = sp.symbols("n B", integer=True, positive=True)
     Y_hat, Y = sp.MatrixSymbol("Y_hat", n, B), sp.MatrixSymbol("Y", n, B)
@@ -299,9 +320,7 @@ def gradient_functions() -> dict:
         "dJ_dW1": g1 * X.T,
     }
     args = [Y_hat, Y, M1, M2, X, D, W1, W2]
-    functions = {name: sp.lambdify(args, expr, "numpy") for name, expr in exprs.items()}
-    functions["expressions"] = exprs
-    return functions
+    return {name: sp.lambdify(args, expr, "numpy") for name, expr in exprs.items()}
 
 
 def forward_numpy(x, W1, b1, W2, b2) -> dict:
@@ -318,7 +337,10 @@ def forward_numpy(x, W1, b1, W2, b2) -> dict:
 
 
 def derived_gradients(x, y, W1, b1, W2, b2, functions: dict | None = None) -> dict:
-    """Evaluate the SymPy-derived formulas. J is the sum of per-sample cross-entropies."""
+    """Evaluate the SymPy-derived formulas. J is the sum of per-sample cross-entropies.
+
+    ``x`` and ``y`` are (n, B); every gradient is returned per sample, (n, B), except the weight
+    gradients, (n, n), which are summed over the batch."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.ndim != 2 or x.shape != y.shape:
         raise ValueError(f"x and y must both be (n, batch) arrays of the same shape, got {x.shape} and {y.shape}.")
@@ -333,7 +355,8 @@ def derived_gradients(x, y, W1, b1, W2, b2, functions: dict | None = None) -> di
 
 
 def autograd_gradients(x, y, W1, b1, W2, b2) -> dict:
-    """The same quantities from torch autograd (float64), for comparison."""
+    """The same quantities from torch autograd (float64), for comparison; the bias gradients,
+    like the weight gradients, are summed over the batch, (n, 1)."""
     t = {k: torch.tensor(np.asarray(v, float), dtype=torch.float64, requires_grad=True)
          for k, v in dict(x=x, W1=W1, b1=b1, W2=W2, b2=b2).items()}
     y_t = torch.tensor(np.asarray(y, float), dtype=torch.float64)
@@ -352,10 +375,8 @@ def autograd_gradients(x, y, W1, b1, W2, b2) -> dict:
         "dJ_dx": t["x"].grad.numpy(),
         "dJ_dW1": t["W1"].grad.numpy(),
         "dJ_dW2": t["W2"].grad.numpy(),
-        "dJ_db1": None,  # bias gradients are summed over the batch by autograd; compared below
-        "dJ_db2": None,
-        "_db1": t["b1"].grad.numpy(),
-        "_db2": t["b2"].grad.numpy(),
+        "dJ_db1": t["b1"].grad.numpy(),
+        "dJ_db2": t["b2"].grad.numpy(),
     }
 
 
@@ -378,7 +399,6 @@ def check_against_autograd(sizes=(2, 3, 5, 8), batch: int = 4, trials: int = 5, 
             ours["dJ_db1"] = ours["dJ_db1"].sum(axis=1, keepdims=True)
             ours["dJ_db2"] = ours["dJ_db2"].sum(axis=1, keepdims=True)
             theirs = autograd_gradients(x, y, W1, b1, W2, b2)
-            theirs["dJ_db1"], theirs["dJ_db2"] = theirs.pop("_db1"), theirs.pop("_db2")
             for name, value in ours.items():
                 diff = np.abs(value - theirs[name])
                 scale = np.maximum(np.abs(theirs[name]), 1e-12)
