@@ -4,8 +4,9 @@ Every method maps *source* features (n, d) towards *target* features (m, d) and 
 vocabulary, scikit-learn's: ``fit(source, target)`` learns the map, ``transform(x)`` applies it.
 The families are those the report lists:
 
-* shift and scale: :class:`Standardize` (z-scores; per utterance or per speaker this is CMVN,
-  cepstral mean and variance normalisation, in speech);
+* shift and scale: :class:`Standardize` (z-scores by the project's one standardiser,
+  :class:`hw5lib.data.normalise.Standardiser`; per utterance or per speaker this is CMVN, cepstral
+  mean and variance normalisation, in speech);
 * histogram matching: :class:`QuantileMatch`, each dimension's quantiles mapped onto the
   target's (scikit-learn's ``QuantileTransformer`` on both sides);
 * smoothing: :class:`Smooth`, a moving average over the frames of a sequence;
@@ -21,9 +22,10 @@ import numpy as np
 import torch
 from scipy import linalg
 
+from hw5lib.data.normalise import Standardiser
 from hw5lib.distances.divergences import DistributionError, rbf_bandwidth
 
-__all__ = ["Standardize", "QuantileMatch", "Smooth", "Coral", "MMDAffine", "cmvn"]
+__all__ = ["Standardize", "QuantileMatch", "Smooth", "Coral", "MMDAffine"]
 
 
 def _features(x, name: str) -> np.ndarray:
@@ -62,52 +64,42 @@ class _Map:
 
 
 class Standardize(_Map):
-    """z-scores: subtract the source mean and divide by its standard deviation; with
-    ``to_target`` the result is then given the target's mean and standard deviation."""
+    """z-scores: the source's mean subtracted and its standard deviation divided out (a
+    :class:`Standardiser` fitted on the source); with ``to_target`` the result is then given the
+    target's mean and standard deviation."""
 
-    def __init__(self, to_target: bool = False, eps: float = 1e-8):
-        self.to_target, self.eps = to_target, eps
+    def __init__(self, to_target: bool = False):
+        self.to_target = to_target
 
     def fit(self, source, target=None):
         source = _features(source, "source")
         target = source if target is None else target
         source, target = self._check_fit(source, target)
-        self.mean_, self.std_ = source.mean(0), source.std(0) + self.eps
+        self.source_ = Standardiser().fit(source)
         self.target_mean_, self.target_std_ = (target.mean(0), target.std(0)) if self.to_target else (0.0, 1.0)
         return self
 
     def transform(self, x) -> np.ndarray:
         x = self._check_transform(x)
-        return (x - self.mean_) / self.std_ * self.target_std_ + self.target_mean_
-
-
-def cmvn(features, groups) -> np.ndarray:
-    """Cepstral mean and variance normalisation: z-scores within each group (an utterance's
-    frames, or a speaker's utterances). ``groups`` labels each row."""
-    features = _features(features, "features")
-    groups = np.asarray(groups)
-    if groups.shape != (len(features),):
-        raise DistributionError(f"'groups' must label each of the {len(features)} rows, got shape {groups.shape}.")
-    out = np.empty_like(features)
-    for group in np.unique(groups):
-        rows = groups == group
-        out[rows] = (features[rows] - features[rows].mean(0)) / (features[rows].std(0) + 1e-8)
-    return out
+        return self.source_.transform(x) * self.target_std_ + self.target_mean_
 
 
 class QuantileMatch(_Map):
     """Histogram matching per dimension: source value -> its quantile in the source -> the
-    target value at that quantile."""
+    target value at that quantile. The quantiles of a side with more than 10,000 rows are those
+    of 10,000 rows drawn with ``seed`` (scikit-learn's subsample)."""
 
-    def __init__(self, n_quantiles: int = 200):
-        self.n_quantiles = n_quantiles
+    def __init__(self, n_quantiles: int = 200, seed: int = 0):
+        self.n_quantiles, self.seed = n_quantiles, seed
 
     def fit(self, source, target):
         from sklearn.preprocessing import QuantileTransformer
 
         source, target = self._check_fit(source, target)
-        self.source_ = QuantileTransformer(n_quantiles=min(self.n_quantiles, len(source))).fit(source)
-        self.target_ = QuantileTransformer(n_quantiles=min(self.n_quantiles, len(target))).fit(target)
+        self.source_ = QuantileTransformer(n_quantiles=min(self.n_quantiles, len(source)),
+                                           random_state=self.seed).fit(source)
+        self.target_ = QuantileTransformer(n_quantiles=min(self.n_quantiles, len(target)),
+                                           random_state=self.seed).fit(target)
         return self
 
     def transform(self, x) -> np.ndarray:
@@ -169,9 +161,10 @@ class MMDAffine(_Map):
     """An affine map x -> x W + b, initialised at the identity, fitted by Adam on MMD²(mapped
     source, target). ``loss_curve_`` keeps MMD² after every step.
 
-    The map is learnt in the target's standardised coordinates (each feature centred and scaled by
-    the target's mean and standard deviation), so that one learning rate suits features of any
-    scale (raw MFCC c0 is in the hundreds, c12 near one) and the kernel bandwidth is meaningful."""
+    The map is learnt in the target's standardised coordinates (``units_``, a :class:`Standardiser`
+    fitted on the target: each feature centred and scaled by the target's mean and standard
+    deviation), so that one learning rate suits features of any scale (raw MFCC c0 is in the
+    hundreds, c12 near one) and the kernel bandwidth is meaningful."""
 
     def __init__(self, steps: int = 300, lr: float = 0.05, batch: int = 256, seed: int = 0):
         self.steps, self.lr, self.batch, self.seed = steps, lr, batch, seed
@@ -179,8 +172,8 @@ class MMDAffine(_Map):
     def fit(self, source, target):
         source, target = self._check_fit(source, target)
         generator = torch.Generator().manual_seed(self.seed)
-        self.center_, self.scale_ = target.mean(0), target.std(0) + 1e-8
-        source, target = (source - self.center_) / self.scale_, (target - self.center_) / self.scale_
+        self.units_ = Standardiser().fit(target)
+        source, target = self.units_.transform(source), self.units_.transform(target)
         s = torch.tensor(source, dtype=torch.float64)
         t = torch.tensor(target, dtype=torch.float64)
         bandwidth = rbf_bandwidth(source[: self.batch], target[: self.batch])
@@ -201,4 +194,4 @@ class MMDAffine(_Map):
 
     def transform(self, x) -> np.ndarray:
         x = self._check_transform(x)
-        return ((x - self.center_) / self.scale_ @ self.weight_ + self.bias_) * self.scale_ + self.center_
+        return (self.units_.transform(x) @ self.weight_ + self.bias_) * self.units_.scale_ + self.units_.mean_

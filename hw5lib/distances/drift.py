@@ -56,7 +56,8 @@ class Monitor:
 
     def __post_init__(self):
         if self.distance not in DISTANCES:
-            raise divergences.DistributionError(f"'distance' must be one of {', '.join(DISTANCES)}, got {self.distance!r}.")
+            raise divergences.DistributionError(f"'distance' must be one of {', '.join(DISTANCES)}, "
+                                                f"got {self.distance!r}.")
         if self.window < 10:
             raise divergences.DistributionError(f"'window' must be at least 10 samples, got {self.window}.")
         self.reference = np.asarray(self.reference, dtype=float)

@@ -21,12 +21,12 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from hw5lib.data.normalise import Standardiser, cmvn
 from hw5lib.distances import alignment, divergences
-from hw5lib.publish.i18n import localise_number
 from hw5lib.progress import progress as progress_bar
 
-__all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS", "METHOD_LABELS", "conclusion",
-           "cross_speaker", "within_speaker_accuracy", "CrossSpeaker"]
+__all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS", "cross_speaker",
+           "within_speaker_accuracy", "CrossSpeaker"]
 
 
 def segment_means(sequence, segments: int = 5) -> np.ndarray:
@@ -55,7 +55,7 @@ def scaled_distances(source_frames, target_frames, max_frames: int = 400, seed: 
     import ot
 
     rng = np.random.default_rng(seed)
-    scale = np.asarray(source_frames).std(0) + 1e-8 if scale is None else np.asarray(scale)
+    scale = Standardiser().fit(source_frames).scale_ if scale is None else np.asarray(scale)
     x = _subsample(np.asarray(source_frames) / scale, max_frames, rng)
     y = _subsample(np.asarray(target_frames) / scale, max_frames, rng)
     cost = ot.dist(x, y, metric="euclidean")
@@ -72,7 +72,7 @@ def speaker_distance_matrix(sequences, speakers, max_frames: int = 400, seed: in
     deviation, so every pair is measured in the same units): {'w1': DataFrame, 'mmd2': DataFrame}."""
     speakers = np.asarray(speakers)
     names = sorted(set(speakers.tolist()))
-    pooled_std = _frames_of(sequences).std(0) + 1e-8
+    pooled_std = Standardiser().fit(_frames_of(sequences)).scale_
     frames = {name: _frames_of([s for s, who in zip(sequences, speakers) if who == name]) for name in names}
     out = {key: pd.DataFrame(0.0, index=names, columns=names) for key in ("w1", "mmd2")}
     for i, a in enumerate(names):
@@ -97,9 +97,8 @@ def _map_target(make: Callable[[dict], object]):
 
 
 def _utterance_cmvn(source, source_speakers, target, options):
-    def z(s):
-        s = np.asarray(s, dtype=float)
-        return (s - s.mean(0)) / (s.std(0) + 1e-8)
+    def z(s):  # statistics in float64, whatever the features' type
+        return cmvn(np.asarray(s, dtype=float))
     return [z(s) for s in source], [z(t) for t in target], None
 
 
@@ -108,13 +107,11 @@ def _speaker_cmvn(source, source_speakers, target, options):
     out = [None] * len(source)
     for name in np.unique(source_speakers):
         rows = np.flatnonzero(source_speakers == name)
-        frames = _frames_of([source[i] for i in rows])
-        mean, std = frames.mean(0), frames.std(0) + 1e-8
+        speaker = Standardiser().fit(_frames_of([source[i] for i in rows]))
         for i in rows:
-            out[i] = (np.asarray(source[i], dtype=float) - mean) / std
-    frames = _frames_of(target)
-    mean, std = frames.mean(0), frames.std(0) + 1e-8
-    return out, [(np.asarray(t, dtype=float) - mean) / std for t in target], None
+            out[i] = speaker.transform(source[i])
+    target_speaker = Standardiser().fit(_frames_of(target))
+    return out, [target_speaker.transform(t) for t in target], None
 
 
 def _smooth(source, source_speakers, target, options):
@@ -131,12 +128,13 @@ ADAPTATIONS: dict[str, Callable] = {
     "utterance CMVN": _utterance_cmvn,
     "speaker CMVN": _speaker_cmvn,
     "mean-variance matching": _map_target(lambda options: alignment.Standardize(to_target=True)),
-    "quantile matching": _map_target(lambda options: alignment.QuantileMatch()),
+    "quantile matching": _map_target(lambda options: alignment.QuantileMatch(seed=options["seed"])),
     "smoothing": _smooth,
     "CORAL": _map_target(lambda options: alignment.Coral()),
-    "MMD affine map": _map_target(lambda options: alignment.MMDAffine(steps=options["mmd_steps"], seed=options["seed"])),
+    "MMD affine map": _map_target(lambda options: alignment.MMDAffine(steps=options["mmd_steps"],
+                                                                      seed=options["seed"])),
 }
-"""Every method, under the name the chapter's table uses (``none`` is the baseline)."""
+"""Every method, by its key (``none`` is the baseline)."""
 
 
 def _classifier():
@@ -204,71 +202,3 @@ def within_speaker_accuracy(sequences, digits, speakers, segments: int = 5, seed
     x_train, x_test, y_train, y_test = train_test_split(features, np.asarray(digits), test_size=0.2,
                                                         random_state=seed, stratify=strata)
     return float(_classifier().fit(x_train, y_train).score(x_test, y_test))
-
-
-METHOD_LABELS = {
-    "none": {"en": "none (baseline)", "fa": "هیچ (پایه)"},
-    "utterance CMVN": {"en": "per-utterance CMVN", "fa": "CMVN هر گفته"},
-    "speaker CMVN": {"en": "per-speaker CMVN", "fa": "CMVN هر گوینده"},
-    "mean-variance matching": {"en": "mean and variance matched to the training speakers",
-                               "fa": "هم‌سان‌سازی میانگین و واریانس با گویندگان آموزش"},
-    "quantile matching": {"en": "quantile (histogram) matching", "fa": "تطبیق چندک‌ها (هیستوگرام)"},
-    "smoothing": {"en": "smoothing (5-frame moving average)", "fa": "هموارسازی (میانگین متحرک ۵ قابی)"},
-    "CORAL": {"en": "CORAL", "fa": "CORAL"},
-    "MMD affine map": {"en": "affine map minimising MMD", "fa": "نگاشت آفین با کمینه‌سازی MMD"},
-}
-"""The methods' names in the book's two languages."""
-
-# methods that give the new speaker's features the first moments (or the whole marginals) of the
-# training speakers' features, without looking at any label
-_MOMENT_MATCHING = {"speaker CMVN", "mean-variance matching", "quantile matching", "CORAL"}
-
-
-def conclusion(summary: pd.DataFrame, test_clips: int, lang: str) -> str:
-    """The chapter's closing paragraph, written from a :meth:`CrossSpeaker.summary`: which method
-    helped most, by how much, and the reason that fits the method that won."""
-    accuracy = summary["accuracy"]
-    baseline = float(accuracy["none"])
-    best = str(accuracy.drop("none").idxmax())
-    gain = float(accuracy[best]) - baseline
-    resolution = 1.0 / max(test_clips, 1)  # one clip of one held-out speaker
-    tied = [m for m in accuracy.drop("none").index if m != best and accuracy[best] - accuracy[m] <= resolution]
-    names = [METHOD_LABELS[m][lang] for m in [best, *tied]]
-    sign = {"en": "%", "fa": "٪"}[lang]
-
-    def num(value):
-        return localise_number(f"{100 * value:.1f}", lang) + sign
-
-    if gain <= resolution:
-        text = {"en": f"On this data no method beat the baseline ({num(baseline)}) by more than one test clip: "
-                      "the speakers differ less than the words do, and the classifier already generalises.",
-                "fa": f"روی این داده هیچ روشی بیش از یک گفتهٔ آزمون از پایه ({num(baseline)}) بهتر نبود: "
-                      "تفاوت گویندگان کمتر از تفاوت واژه‌هاست و دسته‌بند خود به‌خوبی تعمیم می‌یابد."}[lang]
-        return text
-    if tied:
-        listed = {"en": ", ".join(names[:-1]) + " and " + names[-1], "fa": "، ".join(names[:-1]) + " و " + names[-1]}[lang]
-        lead = {"en": (f"The methods that helped most here, within one test clip of each other, are {listed}: "
-                       f"held-out speakers' accuracy rose from {num(baseline)} to {num(float(accuracy[best]))}."),
-                "fa": (f"بیشترین کمک را در این داده، با فاصلهٔ کمتر از یک گفتهٔ آزمون از هم، {listed} کردند: "
-                       f"دقت روی گویندهٔ کنار گذاشته از {num(baseline)} به {num(float(accuracy[best]))} رسید.")}[lang]
-    else:
-        lead = {"en": (f"The method that helped most here is {names[0]}: held-out speakers' accuracy rose from "
-                       f"{num(baseline)} to {num(float(accuracy[best]))}."),
-                "fa": (f"بیشترین کمک را در این داده {names[0]} کرد: دقت روی گویندهٔ کنار گذاشته از "
-                       f"{num(baseline)} به {num(float(accuracy[best]))} رسید.")}[lang]
-    if best in _MOMENT_MATCHING:
-        why = {"en": ("A speaker's voice and microphone move the whole cloud of cepstral frames (a shift and a "
-                      "stretch of each coefficient), while the word is in how the frames move in time. A map "
-                      "fitted to the speaker's own unlabelled frames removes the first and keeps the second."),
-               "fa": ("صدا و میکروفن هر گوینده کل ابر قاب‌های کپسترال را جابه‌جا و کشیده می‌کند (یک انتقال و "
-                      "یک مقیاس برای هر ضریب)، حال آنکه واژه در چگونگی تغییر قاب‌ها در زمان است. نگاشتی که "
-                      "روی قاب‌های بی‌برچسب خود گوینده برازش شود اولی را می‌زداید و دومی را نگه می‌دارد.")}[lang]
-    elif best == "MMD affine map":
-        why = {"en": ("Minimising MMD fits the whole frame distribution, not only its moments, so it can also "
-                      "undo a rotation of the cepstral cloud; it needs more steps and a kernel bandwidth."),
-               "fa": ("کمینه‌سازی MMD کل توزیع قاب‌ها را برازش می‌کند، نه فقط گشتاورها را، پس چرخش ابر "
-                      "کپسترال را هم می‌تواند جبران کند؛ بهایش گام‌های بیشتر و انتخاب پهنای هسته است.")}[lang]
-    else:
-        why = {"en": "It changes each clip on its own, so it needs nothing from the new speaker in advance.",
-               "fa": "این روش هر گفته را جداگانه تغییر می‌دهد، پس از گویندهٔ تازه چیزی از پیش نمی‌خواهد."}[lang]
-    return f"{lead} {why}"
