@@ -30,7 +30,7 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from hw5lib import digits
+from hw5lib.digits.models import MeanPooling
 from hw5lib.kan.layer import KAN
 
 FAMILIES = ("lstm", "bilstm", "cnn", "mean_mlp", "mean_kan")
@@ -56,17 +57,6 @@ class SearchError(ValueError):
 
 
 # --- the search space ------------------------------------------------------------------------------
-
-class MeanFeatures(nn.Module):
-    """The mean of every feature over a clip's valid frames, then ``head``: (batch, frames, n) -> logits."""
-
-    def __init__(self, head: nn.Module):
-        super().__init__()
-        self.head = head
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(digits.masked_mean(x, lengths))
-
 
 @dataclass(frozen=True)
 class Architecture:
@@ -110,12 +100,13 @@ class Architecture:
             for _ in range(self.depth):
                 layers += [nn.Linear(previous, self.width), nn.ReLU(), nn.Dropout(self.dropout)]
                 previous = self.width
-            return MeanFeatures(nn.Sequential(*layers, nn.Linear(previous, digits.N_CLASSES)))
+            return MeanPooling(nn.Sequential(*layers, nn.Linear(previous, digits.N_CLASSES)))
         # mean_kan: KAN edges on standardised features; dropout does not apply to spline edges
-        return MeanFeatures(KAN([n_inputs] + [self.width] * self.depth + [digits.N_CLASSES], grid_size=5,
-                                grid_range=(-3.0, 3.0), seed=seed))
+        return MeanPooling(KAN([n_inputs] + [self.width] * self.depth + [digits.N_CLASSES], grid_size=5,
+                               grid_range=(-3.0, 3.0), seed=seed))
 
-    def label(self, lang: str = "en") -> str:
+    def label(self) -> str:
+        """The architecture in a few technical words, the same in every language: "LSTM 2x64, MFCC"."""
         family = FAMILY_LABELS[self.family]
         shape = f"{self.depth}x{self.width}" if self.family != "cnn" else "-".join(map(str, self.channels))
         feature = {"mfcc": "MFCC", "log_mel": "log-mel"}[self.feature]
@@ -135,13 +126,27 @@ def suggest(trial) -> Architecture:
     )
 
 
-# The report's hand-designed models, as points of the same space (trained by the same objective).
-REPORT_MODELS = {
-    "lstm_2x64": Architecture("lstm", 2, 64, 0.3, "mfcc", 2e-3, 32),
-    "lstm_1x128": Architecture("lstm", 1, 128, 0.3, "mfcc", 2e-3, 32),
-    "bilstm_2x64": Architecture("bilstm", 2, 64, 0.3, "mfcc", 2e-3, 32),
-    "bilstm_1x128": Architecture("bilstm", 1, 128, 0.3, "mfcc", 2e-3, 32),
-}
+# Our recipe's peak learning rate (the Q4 chapter's learning_rate) and the report's batch size, which it keeps.
+RECIPE_LR = 2e-3
+RECIPE_BATCH = digits.Recipe().batch_size
+
+
+def report_models() -> dict[str, Architecture]:
+    """The report's hand-designed models, the recurrent ones of the digits registry
+    (:data:`hw5lib.digits.MODELS`), as points of this space trained with our recipe: read from
+    the models the registry builds (layers, units, directions, dropout), so they are not restated."""
+    models = {}
+    for name, spec in digits.MODELS.items():
+        with torch.random.fork_rng(devices=[]):  # building must not move the global random state
+            model = spec.make(1)
+        if isinstance(model, digits.RecurrentClassifier):
+            first = model.layers[0]
+            models[name] = Architecture("bilstm" if len(first) == 2 else "lstm", len(model.layers),
+                                        first[0].hidden_size, model.head[2].p, spec.feature, RECIPE_LR, RECIPE_BATCH)
+    return models
+
+
+REPORT_MODELS = report_models()
 
 
 # --- training one architecture ----------------------------------------------------------------------
@@ -157,10 +162,16 @@ class SearchData:
     test_idx: np.ndarray
 
     @classmethod
-    def split(cls, features: dict, labels, test_size: float = 0.2, val_size: float = 0.2, seed: int = 0) -> "SearchData":
+    def split(cls, features: dict, labels, test_size: float = 0.2, val_size: float = 0.2,
+              seed: int = 0) -> "SearchData":
         rest, test = digits.stratified_split(labels, test_size, seed=seed)
         keep, val = digits.stratified_split(np.asarray(labels)[rest], val_size, seed=seed)
         return cls(features, rest[keep], rest[val], test)
+
+    @classmethod
+    def from_clips(cls, clips, seed: int = 0) -> "SearchData":
+        """Both feature kinds of ``clips`` (a :class:`hw5lib.data.audio.DigitSet`), split by digit."""
+        return cls.split(digits.feature_sets(clips, FEATURES), clips.digits, seed=seed)
 
 
 @dataclass
@@ -182,7 +193,7 @@ def train(architecture: Architecture, data: SearchData, epochs: int, *, evaluate
     held = data.val_idx if evaluate_on == "val" else data.test_idx
     train_set, (held_set,) = digits.normalise(sequences.subset(data.train_idx), [sequences.subset(held)], "global")
     model = architecture.build(sequences.n_features, seed=seed)
-    if isinstance(model, MeanFeatures) and isinstance(model.head, KAN):
+    if isinstance(model, MeanPooling) and isinstance(model.head, KAN):
         # place the KAN's first grid on the training clips' mean features
         model.head.update_grid(digits.masked_mean(*digits.collate([torch.as_tensor(s) for s in train_set.sequences])),
                                grid_eps=1.0)
@@ -288,8 +299,9 @@ def search(data: SearchData, *, storage: str = "memory", study_name: str = "digi
     if trials < 1:
         raise SearchError(f"trials must be at least 1, got {trials}.")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler_seed = seed if sampler_seed is None else sampler_seed
     study = optuna.create_study(storage=open_storage(storage, heartbeat, grace), study_name=study_name,
-                                direction="maximize", sampler=make_sampler(sampler, seed if sampler_seed is None else sampler_seed),
+                                direction="maximize", sampler=make_sampler(sampler, sampler_seed),
                                 pruner=make_pruner(pruner, epochs), load_if_exists=True)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     remaining = trials - len(study.get_trials(deepcopy=False, states=finished))
@@ -331,92 +343,6 @@ def importances(study, seed: int = 0) -> dict[str, float]:
         study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed))
 
 
-# --- figures (language-neutral; the chapter captions them) ------------------------------------------
-
-def plot_histories(rows_by_sampler: dict[str, list[dict]]):
-    """Validation accuracy of every trial (dots: complete; crosses: pruned, at their last report)
-    and the best so far (line), one colour per sampler."""
-    import matplotlib.pyplot as plt
-
-    colours = {"tpe": "#1f77b4", "random": "#ff7f0e"}
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    for name, rows in rows_by_sampler.items():
-        colour = colours.get(name, "#7f7f7f")
-        complete = [r for r in rows if r["state"] == "COMPLETE"]
-        pruned = [r for r in rows if r["state"] == "PRUNED" and r["value"] is not None]
-        ax.scatter([r["number"] + 1 for r in complete], [100 * r["value"] for r in complete], color=colour, s=22,
-                   label=f"{name}: complete")
-        ax.scatter([r["number"] + 1 for r in pruned], [100 * r["value"] for r in pruned], color=colour, marker="x",
-                   s=22, alpha=0.7, label=f"{name}: pruned")
-        best = [(r["number"] + 1, 100 * r["best"]) for r in rows if r["best"] is not None]
-        if best:
-            ax.step(*zip(*best), where="post", color=colour, lw=1.8)
-    ax.set_xlabel("trial")
-    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_ylim(0, 102)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    return fig
-
-
-def plot_importances(importance_by_sampler: dict[str, dict[str, float]]):
-    """fANOVA importance of each searched parameter, one bar per sampler's study."""
-    import matplotlib.pyplot as plt
-
-    names = sorted({name for values in importance_by_sampler.values() for name in values})
-    fig, ax = plt.subplots(figsize=(6.5, 0.35 * max(len(names), 3) + 1.0))
-    height = 0.8 / max(len(importance_by_sampler), 1)
-    colours = {"tpe": "#1f77b4", "random": "#ff7f0e"}
-    for index, (sampler, values) in enumerate(importance_by_sampler.items()):
-        ax.barh([i + index * height for i in range(len(names))], [values.get(name, 0.0) for name in names],
-                height=height, color=colours.get(sampler, "#7f7f7f"), label=sampler)
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))], names)
-    ax.set_xlabel("importance (fANOVA)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-# --- the chapter's verdict ----------------------------------------------------------------------------
-
-def _number(text: str, lang: str) -> str:
-    from hw5lib.publish.i18n import localise_number
-
-    return localise_number(text, lang)
-
-
-def comparison_finding(samplers: dict[str, float], lang: str) -> str:
-    """A sentence on TPE against random search at the same budget (best validation accuracy)."""
-    if lang not in ("fa", "en"):
-        raise SearchError(f"Unknown language {lang!r}; choose fa or en.")
-    tpe, random = 100 * samplers["tpe"], 100 * samplers["random"]
-    fa = lang == "fa"
-    numbers = (f"بهترین دقت اعتبارسنجی TPE {_number(f'{tpe:.1f}', lang)}٪ و جست‌وجوی تصادفی "
-               f"{_number(f'{random:.1f}', lang)}٪" if fa else
-               f"the best validation accuracy was {tpe:.1f}% with TPE and {random:.1f}% with random search")
-    if abs(tpe - random) < 0.5:
-        return (f"با این بودجه دو راهبرد هم‌ترازند: {numbers}." if fa else
-                f"At this budget the two strategies tie: {numbers}.")
-    winner = ("TPE" if tpe > random else "جست‌وجوی تصادفی") if fa else ("TPE" if tpe > random else "random search")
-    return (f"با این بودجه {winner} بهتر بود: {numbers}." if fa else f"At this budget {winner} did better: {numbers}.")
-
-
-def search_finding(best: float, report_best: float, lang: str) -> str:
-    """A sentence on the best found architecture against the report's best hand-designed one (test)."""
-    fa = lang == "fa"
-    numbers = (f"{_number(f'{100 * best:.1f}', lang)}٪ در برابر {_number(f'{100 * report_best:.1f}', lang)}٪" if fa else
-               f"{100 * best:.1f}% against {100 * report_best:.1f}%")
-    if best >= report_best:
-        return (f"معماری یافته‌شده روی دادهٔ آزمون از بهترین مدل دست‌ساز گزارش بدتر نیست: {numbers}." if fa else
-                f"The architecture found is no worse than the report's best hand-designed model on the test clips: "
-                f"{numbers}.")
-    return (f"معماری یافته‌شده روی دادهٔ آزمون از بهترین مدل دست‌ساز گزارش بدتر است: {numbers}؛ بودجهٔ جست‌وجو "
-            "برای این فضا کم بود." if fa else
-            f"The architecture found is worse than the report's best hand-designed model on the test clips: "
-            f"{numbers}; the search budget was too small for this space.")
-
-
 # --- command line: a worker ---------------------------------------------------------------------------
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -445,8 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         clips = audio.load_sized_digits(args.data, args.speakers, args.clips_per_digit, seed=args.seed,
                                         report=lambda message: None)
-        features = digits.feature_sets(clips, FEATURES)
-        data = SearchData.split(features, clips.digits, seed=args.seed)
+        data = SearchData.from_clips(clips, seed=args.seed)
         sampler_seed = args.sampler_seed if args.sampler_seed is not None else args.seed + os.getpid()
         study = search(data, storage=args.storage, study_name=args.study, sampler=args.sampler, pruner=args.pruner,
                        trials=args.trials, timeout=args.timeout, epochs=args.epochs, seed=args.seed,
@@ -461,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         atomic_write_text(Path(args.out), json.dumps(rows, indent=1))
     done = sum(row["state"] in ("COMPLETE", "PRUNED") for row in rows)
     print(f"study {args.study}: {done} finished trials; best validation accuracy "
-          f"{study.best_value:.3f} ({best_architecture(study).label()})" if done else f"study {args.study}: no trial finished")
+          f"{study.best_value:.3f} ({best_architecture(study).label()})" if done else
+          f"study {args.study}: no trial finished")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""hw5lib.automl: the search space, storages, two workers on one study, a killed worker, findings."""
+"""hw5lib.automl: the search space, storages, two workers on one study, a killed worker."""
 
 import os
 import signal
@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hw5lib import automl, digits
+from hw5lib.digits.models import MeanPooling
 
 optuna = pytest.importorskip("optuna")
 
@@ -41,6 +42,45 @@ def test_every_point_of_the_space_builds_and_reads_a_padded_batch(family, featur
     assert architecture.label().startswith(automl.FAMILY_LABELS[family])
 
 
+def test_the_mean_models_are_the_digits_mean_pooling():
+    """One mean-pooling model: a one-hidden-layer mean_mlp is the digits' MeanClassifier, weight for weight."""
+    searched = automl.Architecture("mean_mlp", 1, 64, 0.3, "mfcc", 1e-3, 16).build(13, seed=4)
+    assert isinstance(searched, MeanPooling)
+    assert isinstance(automl.Architecture("mean_kan", 1, 16, 0.0, "mfcc", 1e-3, 16).build(13), MeanPooling)
+    digit = digits.build_model("mean_mlp", 13, seed=4)
+    assert isinstance(digit, MeanPooling)
+    assert_same_weights(searched, digit)
+    searched.eval()
+    digit.eval()
+    x, lengths = torch.randn(3, 12, 13), torch.tensor([12, 7, 2])
+    before = searched(x, lengths)
+    assert torch.equal(before, digit(x, lengths))
+    x[1, 7:], x[2, 2:] = 1e3, -1e3  # padding is never read
+    assert torch.allclose(searched(x, lengths), before)
+
+
+def test_the_report_models_are_the_digits_registry_s_recurrent_models():
+    assert list(automl.REPORT_MODELS) == [name for name, spec in digits.MODELS.items()
+                                          if isinstance(spec.make(13), digits.RecurrentClassifier)]
+    for name, architecture in automl.REPORT_MODELS.items():
+        assert architecture.feature == digits.model_spec(name).feature
+        assert (architecture.lr, architecture.batch_size) == (automl.RECIPE_LR, automl.RECIPE_BATCH)
+        searched, registered = architecture.build(13, seed=2), digits.build_model(name, 13, seed=2)
+        assert repr(searched) == repr(registered)  # layers, units, directions, dropout
+        assert_same_weights(searched, registered)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    assert automl.report_models() == automl.REPORT_MODELS
+    assert torch.equal(torch.rand(3), expected)  # reading the registry leaves the global random state alone
+
+
+def assert_same_weights(first, second):
+    one, two = first.state_dict(), second.state_dict()
+    assert list(one) == list(two)
+    assert all(torch.equal(one[key], two[key]) for key in one)
+
+
 def test_cnn_channels_double_up_to_the_width():
     assert automl.Architecture("cnn", 3, 64, 0.0, "log_mel", 1e-3, 16).channels == [16, 32, 64]
     assert automl.Architecture("cnn", 3, 64, 0.0, "log_mel", 1e-3, 16).pad_multiple == 8
@@ -55,7 +95,6 @@ def test_cnn_channels_double_up_to_the_width():
     (lambda: automl.make_sampler("grid", 0), "Unknown sampler 'grid'"),
     (lambda: automl.make_pruner("median", 3), "Unknown pruner 'median'"),
     (lambda: automl.search(toy_data(), trials=0), "trials must be at least 1"),
-    (lambda: automl.comparison_finding({"tpe": 0.5, "random": 0.4}, "de"), "Unknown language 'de'"),
 ])
 def test_bad_input_is_one_clear_sentence(make, message):
     with pytest.raises(automl.SearchError, match=message):
@@ -114,7 +153,8 @@ def test_two_workers_share_one_study(spoken, tmp_path, kind):
     assert sorted(t.number for t in trials) == list(range(len(trials)))  # no number twice
     finished = [t for t in trials if t.state.name == "COMPLETE"]
     assert len(finished) >= 6 and not [t for t in trials if t.state.name == "RUNNING"]
-    assert all(set(t.params) == {"family", "depth", "width", "dropout", "feature", "lr", "batch_size"} for t in finished)
+    searched = {"family", "depth", "width", "dropout", "feature", "lr", "batch_size"}
+    assert all(set(t.params) == searched for t in finished)
     assert all(0 <= t.value <= 1 for t in finished)
     assert len({tuple(sorted(t.params.items())) for t in finished}) == len(finished)  # the workers sample apart
 
@@ -147,14 +187,3 @@ def test_a_killed_worker_leaves_the_study_usable(spoken, tmp_path):
     states = [t.state.name for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)]
     assert states[0] == "FAIL" and "RUNNING" not in states, states
     assert states.count("COMPLETE") >= 2 and study.best_trial.value is not None
-
-
-@pytest.mark.parametrize("lang", ["fa", "en"])
-def test_findings_follow_the_numbers(lang):
-    assert ("TPE" in automl.comparison_finding({"tpe": 0.9, "random": 0.8}, lang))
-    tie = automl.comparison_finding({"tpe": 0.9, "random": 0.898}, lang)
-    assert ("هم‌تراز" in tie) if lang == "fa" else ("tie" in tie)
-    better = automl.search_finding(0.95, 0.9, lang)
-    worse = automl.search_finding(0.85, 0.9, lang)
-    assert ("بدتر نیست" in better and "بدتر است" in worse) if lang == "fa" else \
-        ("no worse" in better and "is worse" in worse)

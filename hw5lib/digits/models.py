@@ -100,17 +100,25 @@ class ConvClassifier(nn.Module):
         return self.head(torch.cat([mean, peak], dim=1))
 
 
-class MeanClassifier(nn.Module):
+class MeanPooling(nn.Module):
+    """The mean of every feature over a clip's valid frames, then ``head``:
+    x (batch, frames, n), lengths (batch,) -> ``head`` of the (batch, n) means."""
+
+    def __init__(self, head: nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(masked_mean(x, lengths))
+
+
+class MeanClassifier(MeanPooling):
     """The report's second feature: the mean of each coefficient over the clip's valid frames
     (13 numbers for MFCCs) -> Dense(dense, ReLU) -> Dropout -> Dense(10)."""
 
     def __init__(self, n_inputs: int, dense: int = 64, dropout: float = 0.3, n_classes: int = N_CLASSES):
-        super().__init__()
-        self.head = nn.Sequential(nn.Linear(n_inputs, dense), nn.ReLU(), nn.Dropout(dropout),
-                                  nn.Linear(dense, n_classes))
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(masked_mean(x, lengths))
+        super().__init__(nn.Sequential(nn.Linear(n_inputs, dense), nn.ReLU(), nn.Dropout(dropout),
+                                       nn.Linear(dense, n_classes)))
 
 
 @dataclass(frozen=True)
