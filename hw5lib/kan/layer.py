@@ -20,7 +20,7 @@ functions. An adaptive (non-uniform) grid uses the recursion.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence
 
@@ -258,11 +258,13 @@ class KANLinear(nn.Module):
         if not (0 <= out_index < self.out_features and 0 <= in_index < self.in_features):
             raise KANError(f"Edge ({out_index}, {in_index}) is not in a {self.in_features} -> "
                            f"{self.out_features} layer.")
+        like = {"dtype": self.grid.dtype, "device": self.grid.device}
         if x is None:
-            x = torch.linspace(*self.input_range(in_index), points, dtype=self.grid.dtype)
-        inputs = torch.zeros(len(x), self.in_features, dtype=self.grid.dtype)
+            x = torch.linspace(*self.input_range(in_index), points, **like)
+        x = torch.as_tensor(x, **like)
+        inputs = torch.zeros(len(x), self.in_features, **like)
         inputs[:, in_index] = x
-        return x.numpy(), self.edge_values(inputs)[:, out_index, in_index].numpy()
+        return x.cpu().numpy(), self.edge_values(inputs)[:, out_index, in_index].cpu().numpy()
 
     @torch.no_grad()
     def curve_to_coefficients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -289,18 +291,18 @@ class KANLinear(nn.Module):
         if x is None:
             low, high = self.grid[:, self.spline_order], self.grid[:, -self.spline_order - 1]
             samples = max(4 * (grid_size + self.spline_order), 64)
-            fractions = torch.linspace(0, 1, samples, dtype=self.grid.dtype).unsqueeze(1)
+            fractions = torch.linspace(0, 1, samples, dtype=self.grid.dtype, device=self.grid.device).unsqueeze(1)
             x = low + fractions * (high - low)
             eps, margin = 1.0, 0.0
         old_values = self.spline_values(x)
         ordered = torch.sort(x, dim=0).values
-        quantile_index = torch.linspace(0, x.shape[0] - 1, grid_size + 1).round().long()
+        quantile_index = torch.linspace(0, x.shape[0] - 1, grid_size + 1, device=x.device).round().long()
         adaptive = ordered[quantile_index]                                             # (grid + 1, in)
         step = (ordered[-1] - ordered[0] + 2 * margin) / grid_size
-        uniform = ordered[0] - margin + step * torch.arange(grid_size + 1, dtype=x.dtype).unsqueeze(1)
+        uniform = ordered[0] - margin + step * torch.arange(grid_size + 1, dtype=x.dtype, device=x.device).unsqueeze(1)
         knots = eps * uniform + (1 - eps) * adaptive
         k = self.spline_order
-        extension = step * torch.arange(1, k + 1, dtype=x.dtype).unsqueeze(1)
+        extension = step * torch.arange(1, k + 1, dtype=x.dtype, device=x.device).unsqueeze(1)
         knots = torch.cat([knots[:1] - extension.flip(0), knots, knots[-1:] + extension], dim=0)
         self.grid = knots.T.contiguous()
         self.grid_size = grid_size
@@ -410,8 +412,8 @@ def fit_symbolic(x, y, name: str, a_range=(-10.0, 10.0), b_range=(-10.0, 10.0), 
     (a_low, a_high), (b_low, b_high) = a_range, b_range
     best = None
     for _ in range(zooms + 1):
-        a_values = torch.linspace(a_low, a_high, points, dtype=torch.float64)
-        b_values = torch.linspace(b_low, b_high, points, dtype=torch.float64)
+        a_values = torch.linspace(a_low, a_high, points, dtype=torch.float64, device=x.device)
+        b_values = torch.linspace(b_low, b_high, points, dtype=torch.float64, device=x.device)
         a_grid, b_grid = torch.meshgrid(a_values, b_values, indexing="ij")
         z = primitive.torch_fn(a_grid.reshape(-1, 1) * x + b_grid.reshape(-1, 1))
         r2, c, d = _r2_and_line(torch.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), y)
@@ -529,7 +531,7 @@ class KAN(nn.Module):
         output). Returns the edges; training the network afterwards fine-tunes their constants
         (rebuild the optimiser: the constants are new parameters)."""
         snapped = []
-        inputs = x[torch.linspace(0, len(x) - 1, min(samples, len(x))).long()]
+        inputs = x[torch.linspace(0, len(x) - 1, min(samples, len(x)), device=x.device).long()]
         for layer in self.layers:
             values = layer.edge_values(inputs)
             layer.symbolic = nn.ModuleList()
