@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from hw5lib import digits
-from hw5lib.digits.models import MeanPooling
+from hw5lib.digits import MeanPooling
 from hw5lib.kan.layer import KAN
 
 FAMILIES = ("lstm", "bilstm", "cnn", "mean_mlp", "mean_kan")

@@ -1,6 +1,7 @@
 """hw5lib.digits: splits, padding that is never read, models, checkpoints that resume exactly,
 the ablation, and the same training loop under torchrun with two processes."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -13,7 +14,6 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from hw5lib.data import audio
 from hw5lib import digits as D
-from hw5lib.chapters.common import MODEL_NAMES
 
 
 def toy_set(n=60, features=10, seed=0, min_frames=3, max_frames=12):
@@ -191,7 +191,10 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
     (checkpoint,) = tmp_path.glob("*.safetensors")
     resumed, history = trained(tmp_path)
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
-    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+    def strip(rows):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
     assert strip(history) == strip(reference_history)
     for (name, a), (_, b) in zip(reference.state_dict().items(), resumed.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
@@ -231,6 +234,90 @@ def test_ablation_changes_one_thing_per_row():
     assert all(0 <= row["accuracy"] <= 1 for row in rows)
     small = D.ablation(data, D.Recipe(epochs=1), D.Recipe(epochs=1), report_clips=500, progress=False)
     assert "all_clips" not in [row["step"] for row in small]
+
+
+def stub_outcome(model_name, data, train_idx, test_idx, recipe, *args, **kwargs):
+    """What train_and_test returns, without training: for tests of what reaches it."""
+    return D.Outcome(model_name, 0.5, np.zeros((10, 10), int), [], 0, 0.0, len(train_idx), len(test_idx))
+
+
+def test_ablation_passes_its_device_to_every_training(monkeypatch):
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["device"])
+        return stub_outcome(*args, **kwargs)
+
+    monkeypatch.setattr(importlib.import_module("hw5lib.digits.ablation"), "train_and_test", recording)
+    rows = D.ablation(toy_set(120), D.Recipe(epochs=1), D.Recipe(epochs=1), report_clips=60, device="cuda:1",
+                      progress=False)
+    assert len(rows) == len(D.ABLATION) and seen == ["cuda:1"] * len(D.ABLATION)
+
+
+def fit_devices(monkeypatch) -> list[str]:
+    """Wrap training.fit so that each call records the device its model ended on."""
+    training = importlib.import_module("hw5lib.digits.training")
+    real_fit, devices = training.fit, []
+
+    def recording_fit(model, *args, **kwargs):
+        history = real_fit(model, *args, **kwargs)
+        devices.append(next(model.parameters()).device.type)
+        return history
+
+    monkeypatch.setattr(training, "fit", recording_fit)
+    return devices
+
+
+@pytest.mark.gpu
+def test_fit_trains_on_cuda():
+    data, val = toy_set(40), toy_set(20, seed=1)
+    model = D.build_model("bilstm_2x64", data.n_features, seed=0)
+    history = D.fit(model, data, val, D.Recipe(epochs=1, batch_size=8, lr=5e-3, noise=0.1), model_name="bilstm_2x64",
+                    device="cuda", progress=False)
+    assert next(model.parameters()).device.type == "cuda"
+    assert len(history) == 1 and np.isfinite(history[0]["train_loss"]) and np.isfinite(history[0]["val_loss"])
+
+
+@pytest.mark.gpu
+def test_an_ablation_step_trains_on_cuda(monkeypatch):
+    devices = fit_devices(monkeypatch)
+    (row,) = D.ablation(toy_set(60), D.Recipe(epochs=1, batch_size=16), D.Recipe(epochs=1, batch_size=16, lr=1e-2),
+                        report_clips=60, device="cuda", progress=False, steps=D.ABLATION[-1:])
+    assert devices == ["cuda"] and row["step"] == "recipe" and 0 <= row["accuracy"] <= 1
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+def digit_folder(folder, speakers=("ann", "bob"), seconds=0.3, rate=8000):
+    """A folder in FSDD's layout: one tone of a different pitch per digit and speaker."""
+    import soundfile
+
+    folder.mkdir(parents=True)
+    t = np.arange(int(seconds * rate)) / rate
+    for s, speaker in enumerate(speakers):
+        for digit in range(10):
+            tone = 0.3 * np.sin(2 * np.pi * (200 + 50 * digit + 7 * s) * t)
+            soundfile.write(folder / f"{digit}_{speaker}_0.wav", tone, rate)
+    return folder
+
+
+def test_the_command_line_sets_the_input_noise(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path / "cache"))
+    command_line, recipes = importlib.import_module("hw5lib.digits.__main__"), []
+
+    def recording(*args, **kwargs):
+        recipes.append(args[4])
+        return stub_outcome(*args, **kwargs)
+
+    monkeypatch.setattr(command_line, "train_and_test", recording)
+    folder = digit_folder(tmp_path / "recordings")
+    command_line.main(["--data", str(folder), "--noise", "0.3", "--epochs", "2"])
+    command_line.main(["--data", str(folder)])
+    assert [(r.noise, r.epochs) for r in recipes] == [(0.3, 2), (0.0, 30)]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        command_line.main(["--data", str(folder), "--noise", "-0.1"])
+    assert "--noise: must be 0 or more, got -0.1" in capsys.readouterr().err
 
 
 # --- the same loop on two processes --------------------------------------------------------------
@@ -276,25 +363,6 @@ def test_accelerate_launch_runs_the_same_loop_on_two_processes(tmp_path):
     assert outcome["world_size"] == 2 and len(outcome["history"]) == 2 and outcome["n_test"] == 24
 
 
-# --- the chapter's sentences follow the numbers --------------------------------------------------
-
-@pytest.mark.parametrize("lang", ["fa", "en"])
-def test_findings_say_what_the_numbers_say(lang):
-    converged, not_converged = D.report_finding(0.95, 30, lang), D.report_finding(0.3, 15, lang)
-    assert converged != not_converged
-    assert ("40" in converged or "۴۰" in converged)
-    good = D.ablation_finding([{"accuracy": 0.2}, {"accuracy": 0.985}], lang)
-    weak = D.ablation_finding([{"accuracy": 0.2}, {"accuracy": 0.55}], lang)
-    assert ("98.5" in good or "۹۸٫۵" in good) and ("55.0" in weak or "۵۵٫۰" in weak) and good != weak
-    below = D.disjoint_finding("cnn", 0.80, 0.97, lang)
-    level = D.disjoint_finding("cnn", 0.99, 0.97, lang)
-    assert ("17.0" in below or "۱۷٫۰" in below) and below != level
-    text = D.conclusion({"lstm_2x64": 0.9, "cnn": 0.97}, ("bilstm_2x64", 0.8), lang)
-    assert MODEL_NAMES["cnn"][lang] in text and MODEL_NAMES["bilstm_2x64"][lang] in text
-    with pytest.raises(D.DigitsError, match="Unknown language"):
-        D.conclusion({"cnn": 1.0}, ("cnn", 1.0), "de")
-
-
 def test_bucketed_batches_hold_every_clip_once_and_pad_little():
     rng = np.random.default_rng(0)
     lengths = rng.integers(10, 200, 1000).tolist()
@@ -302,7 +370,10 @@ def test_bucketed_batches_hold_every_clip_once_and_pad_little():
     batches = D.bucketed_batches(order, lengths, 32, torch.Generator().manual_seed(0))
     assert sorted(i for batch in batches for i in batch) == list(range(1000))
     assert len(batches) == -(-1000 // 32) and all(len(b) <= 32 for b in batches)
-    padded = lambda groups: sum(len(b) * max(lengths[i] for i in b) for b in groups)
+
+    def padded(groups):
+        return sum(len(b) * max(lengths[i] for i in b) for b in groups)
+
     plain = [order[i:i + 32] for i in range(0, 1000, 32)]
     assert padded(batches) < 0.75 * padded(plain)
     again = D.bucketed_batches(order, lengths, 32, torch.Generator().manual_seed(0))

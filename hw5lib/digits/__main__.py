@@ -14,6 +14,13 @@ from hw5lib.digits.training import Recipe, _distributed, train_and_test
 from hw5lib.io import atomic_write_text
 
 
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Train and test one model from the command line; rank 0 writes the outcome as JSON."""
     parser = argparse.ArgumentParser(prog="python -m hw5lib.digits", description=main.__doc__)
@@ -25,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
+    parser.add_argument("--noise", type=_non_negative, default=0.0,
+                        help="std of the Gaussian noise added to training inputs, in standardised units "
+                             "(our recipe: 0.2)")
     parser.add_argument("--normalisation", default="global", choices=["none", "utterance", "global"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-dir", default=None)
@@ -38,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     sequences = audio.extract(digits.audio, digits.sample_rate, spec.feature, progress=rank == 0)
     data = SequenceSet(sequences, digits.digits)
     train_idx, test_idx = random_split(len(data))
-    recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, seed=args.seed)
+    recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
+                    noise=args.noise, seed=args.seed)
     outcome = train_and_test(args.model, data, train_idx, test_idx, recipe, args.normalisation,
                              checkpoint_dir=args.checkpoint_dir, progress=rank == 0)
     result = {**outcome.summary(), "world_size": world, "history": outcome.history}

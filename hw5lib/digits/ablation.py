@@ -16,13 +16,12 @@ from hw5lib.progress import progress as progress_bar
 
 @dataclass(frozen=True)
 class AblationStep:
-    """One row of the ablation: the input ``layout`` ('transposed': coefficients as time steps,
-    padded to the longest clip; 'fixed': frames as time steps, padded, no masking; 'packed':
-    frames as time steps, each read at its true length), whether only the report-sized subset is used, the
-    normalisation, and whether our recipe replaces the report's."""
+    """One row of the ablation, named ``key``: the input ``layout`` ('transposed': coefficients as
+    time steps, padded to the longest clip; 'fixed': frames as time steps, padded, no masking;
+    'packed': frames as time steps, each read at its true length), whether only the report-sized
+    subset is used, the normalisation, and whether our recipe replaces the report's."""
 
     key: str
-    label: dict
     layout: str
     subset: bool
     normalisation: str
@@ -30,20 +29,12 @@ class AblationStep:
 
 
 ABLATION = (
-    AblationStep("faithful", {"fa": "بازسازی روش گزارش: ضرایب به جای زمان، لایه‌گذاری، بی‌نرمال‌سازی، زیرمجموعه",
-                              "en": "the report, reconstructed: coefficients as time, zero padding, raw, subset"},
-                 "transposed", True, "none"),
-    AblationStep("time_axis", {"fa": "قاب‌ها به‌عنوان محور زمان", "en": "frames as the time axis"},
-                 "fixed", True, "none"),
-    AblationStep("masking", {"fa": "طول واقعی هر گفته (صفرهای لایه‌گذاری خوانده نمی‌شوند)",
-                             "en": "each clip's true length (the padding is never read)"}, "packed", True, "none"),
-    AblationStep("all_clips", {"fa": "همهٔ گفته‌ها به جای زیرمجموعه", "en": "all clips instead of the subset"},
-                 "packed", False, "none"),
-    AblationStep("standardise", {"fa": "استانداردسازی با آمار دادهٔ آموزش",
-                                 "en": "standardised with training statistics"}, "packed", False, "global"),
-    AblationStep("recipe", {"fa": "دستور آموزش ما (نرخ یادگیری، زمان‌بندی، نویز)",
-                            "en": "our training recipe (learning rate, schedule, noise)"}, "packed", False, "global",
-                 our_recipe=True),
+    AblationStep("faithful", "transposed", True, "none"),  # the report, reconstructed
+    AblationStep("time_axis", "fixed", True, "none"),  # frames as the time axis
+    AblationStep("masking", "packed", True, "none"),  # each clip read at its true length
+    AblationStep("all_clips", "packed", False, "none"),  # all clips instead of the subset
+    AblationStep("standardise", "packed", False, "global"),  # standardised with training statistics
+    AblationStep("recipe", "packed", False, "global", our_recipe=True),  # our training recipe
 )
 
 
@@ -58,10 +49,12 @@ def report_subset(labels, size: int, seed: int = 0) -> np.ndarray:
 
 
 def ablation(data: SequenceSet, report_recipe: Recipe, our_recipe: Recipe, report_clips: int = 1000,
-             checkpoint_dir=None, progress: bool = True, steps: Sequence[AblationStep] = ABLATION) -> list[dict]:
-    """Train the report's LSTM 2x64 once per step (each step changes one thing from the one before)
-    on the report's 80/20 split; rows of (step, clips, accuracy). A subset step is skipped when the
-    data hold no more clips than the subset."""
+             checkpoint_dir=None, device: str = "cpu", progress: bool = True,
+             steps: Sequence[AblationStep] = ABLATION) -> list[dict]:
+    """Train the report's LSTM 2x64 on ``device`` once per step (each step changes one thing from
+    the one before) on the report's 80/20 split; one row per step: its key ("step"), the clips
+    used, the test accuracy (a fraction) and the time steps of a padded layout (None when packed).
+    A subset step is skipped when the data hold no more clips than the subset."""
     subset = report_subset(data.labels, report_clips)
     longest = max(len(s) for s in data.sequences)
     rows = []
@@ -74,8 +67,8 @@ def ablation(data: SequenceSet, report_recipe: Recipe, our_recipe: Recipe, repor
         train_idx, test_idx = random_split(len(chosen))
         outcome = train_and_test("lstm_2x64", chosen, train_idx, test_idx,
                                  our_recipe if step.our_recipe else report_recipe, step.normalisation,
-                                 checkpoint_dir=checkpoint_dir, progress=False)
-        rows.append({"step": step.key, "fa": step.label["fa"], "en": step.label["en"], "clips": len(chosen),
+                                 checkpoint_dir=checkpoint_dir, device=device, progress=False)
+        rows.append({"step": step.key, "clips": len(chosen),
                      "accuracy": outcome.accuracy, "time_steps": chosen.sequences[0].shape[0]
                      if step.layout != "packed" else None})
     return rows

@@ -1,0 +1,82 @@
+"""hw5lib.chapters.q4_digits: the report's numbers, the ablation's labels and tables, and the
+chapter's sentences, which follow the numbers."""
+
+import numpy as np
+import pytest
+
+from hw5lib import digits as D
+from hw5lib.chapters import q4_digits as chapter
+from hw5lib.chapters.common import MODEL_NAMES
+from hw5lib.publish.results import ChapterResults
+
+
+def test_the_report_gives_an_accuracy_for_each_of_its_models_and_says_where():
+    for name in chapter.RECURRENT:
+        entry = chapter.REPORTED[name]
+        assert 0 < entry.value < 1 and "Figure" in entry.where, name
+    assert chapter.CHAPTER.report("cnn", 100) is None  # the report had no CNN
+    P = chapter.CHAPTER.resolve("smoke", {})
+    report, ours = chapter.recipes(P)
+    assert report.lr == chapter.REPORTED["learning_rate"].value and report.schedule == "constant"
+    assert ours.lr == P.learning_rate and ours.noise == P.input_noise and ours.schedule == "cosine"
+
+
+def test_the_trainer_gives_each_model_its_features_device_and_checkpoints(monkeypatch, tmp_path):
+    calls = []
+
+    def recording(name, data, train_idx, test_idx, recipe, normalisation, **kwargs):
+        calls.append((name, data, normalisation, kwargs["device"], kwargs["checkpoint_dir"]))
+        return name
+
+    monkeypatch.setattr(chapter, "train_and_test", recording)
+    features = {"mfcc": object(), "log_mel": object()}
+    runs = chapter.Trainer(features, tmp_path, "cuda").each(["lstm_2x64", "cnn"], [0], [1], D.Recipe(), "global")
+    assert runs == {"lstm_2x64": "lstm_2x64", "cnn": "cnn"}
+    assert calls == [("lstm_2x64", features["mfcc"], "global", "cuda", tmp_path),
+                     ("cnn", features["log_mel"], "global", "cuda", tmp_path)]
+
+
+def test_every_ablation_step_has_a_label_in_both_languages():
+    assert set(chapter.ABLATION_LABELS) == {step.key for step in D.ABLATION}
+    assert all(set(label) == {"fa", "en"} and all(label.values()) for label in chapter.ABLATION_LABELS.values())
+
+
+def test_the_ablation_table_labels_each_row_and_measures_each_change():
+    steps = [{"step": "faithful", "clips": 60, "accuracy": 0.10, "time_steps": 13},
+             {"step": "time_axis", "clips": 60, "accuracy": 0.45, "time_steps": 80},
+             {"step": "masking", "clips": 60, "accuracy": 0.50, "time_steps": None}]
+    table = chapter.ablation_table(steps)
+    assert list(table["en"]) == [chapter.ABLATION_LABELS[s["step"]]["en"] for s in steps]
+    np.testing.assert_allclose(table["accuracy"], [10, 45, 50])
+    np.testing.assert_allclose(table["change"], [0, 35, 5])
+    assert chapter.biggest_change(table)["step"] == "time_axis"
+    frames, headers = chapter.ablation_frames(table)
+    assert all(frames[lang].shape[1] == len(headers[lang]) for lang in ("fa", "en"))
+    results = ChapterResults("q4_digits", dict(chapter.CHAPTER.title))
+    chapter.add_ablation_metrics(results, steps)
+    assert results["ablation_faithful"].reported == chapter.CHAPTER.report("lstm_2x64", 100)
+    assert results["ablation_time_axis"].reported is None
+    assert chapter.ABLATION_LABELS["masking"]["fa"] in results["ablation_masking"].label["fa"]
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_findings_say_what_the_numbers_say(lang):
+    converged, not_converged = chapter.report_finding(0.95, 30, lang), chapter.report_finding(0.3, 15, lang)
+    assert converged != not_converged
+    assert ("40" in converged or "۴۰" in converged)
+    good = chapter.ablation_finding([{"accuracy": 0.2}, {"accuracy": 0.985}], lang)
+    weak = chapter.ablation_finding([{"accuracy": 0.2}, {"accuracy": 0.55}], lang)
+    assert ("98.5" in good or "۹۸٫۵" in good) and ("55.0" in weak or "۵۵٫۰" in weak) and good != weak
+    below = chapter.disjoint_finding("cnn", 0.80, 0.97, lang)
+    level = chapter.disjoint_finding("cnn", 0.99, 0.97, lang)
+    assert ("17.0" in below or "۱۷٫۰" in below) and below != level
+    text = chapter.conclusion({"lstm_2x64": 0.9, "cnn": 0.97}, ("bilstm_2x64", 0.8), lang)
+    assert MODEL_NAMES["cnn"][lang] in text and MODEL_NAMES["bilstm_2x64"][lang] in text
+    with pytest.raises(ValueError, match="Language must be one of"):
+        chapter.conclusion({"cnn": 1.0}, ("cnn", 1.0), "de")
+
+
+def test_bilingual_writes_a_sentence_in_each_language():
+    both = chapter.bilingual(chapter.report_finding, 0.3, 15)
+    assert both == {lang: chapter.report_finding(0.3, 15, lang) for lang in ("fa", "en")}
+    assert "0.0001" in both["en"] and "۰٫۰۰۰۱" in both["fa"]  # the report's learning rate, in each language's digits
