@@ -78,8 +78,10 @@ def main() -> None:
     print(f"LSTM 2x64, one epoch of {len(train)} {clips.source} clips (longest {longest} frames), batch 32, "
           f"{args.threads} threads, median of {args.epochs} epochs after one warm-up")
     print(f"  hw5lib (PyTorch {torch.__version__}, true lengths)  {ours:6.2f} s")
-    print(f"  Keras (TF {tf.__version__}), padded, no mask     {padded:6.2f} s   ratio Keras/hw5lib {padded / ours:.2f}")
-    print(f"  Keras (TF {tf.__version__}), Masking layer       {masked:6.2f} s   ratio Keras/hw5lib {masked / ours:.2f}")
+    print(f"  Keras (TF {tf.__version__}), padded, no mask     {padded:6.2f} s   "
+          f"ratio Keras/hw5lib {padded / ours:.2f}")
+    print(f"  Keras (TF {tf.__version__}), Masking layer       {masked:6.2f} s   "
+          f"ratio Keras/hw5lib {masked / ours:.2f}")
 
 
 if __name__ == "__main__":

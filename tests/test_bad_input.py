@@ -184,7 +184,8 @@ BAD_PARAMETERS = [
                                                         "offline), a checkpoint folder or a hub id"),
     ("whisper", {"fa_audio": "{tmp}/mine.wav"}, "Parameter 'fa_audio' must be empty or an audio file, and "
                                                 "'{tmp}/mine.wav' is not a file."),
-    ("whisper", {"zh_audio": "{tmp}"}, "Parameter 'zh_audio' must be empty or an audio file, and '{tmp}' is not a file."),
+    ("whisper", {"zh_audio": "{tmp}"},
+     "Parameter 'zh_audio' must be empty or an audio file, and '{tmp}' is not a file."),
     ("kan", {"kan_grids": "3, x"}, "Parameter 'kan_grids' must be a non-empty list of integers, got '3, x'."),
     ("kan", {"kan_grids": [5, 3]}, "Parameter 'kan_grids' must be a list of increasing integers, got [5, 3]."),
     ("kan", {"mlp_widths": []}, "Parameter 'mlp_widths' must be a non-empty list of integers, got []."),
@@ -230,7 +231,8 @@ def test_a_model_that_cannot_be_loaded_offline_is_named(tmp_path, monkeypatch, n
     (lambda: divergences.mmd2(np.zeros((5, 2)), np.zeros((5, 3))), "'x' and 'y' must have the same dimension"),
     (lambda: divergences.kl_knn(np.random.rand(5, 1), np.random.rand(5, 1), k=9), "'k' must be between 1 and 4"),
     (lambda: divergences.wasserstein_1d([1.0], [1.0, 2.0]), "'x' must be samples of shape (n, d) with n >= 2"),
-    (lambda: divergences.gaussian_kl([0, 0], np.eye(3), [0, 0], np.eye(2)), "'cov0' covariance must be 2x2, got shape (3, 3)"),
+    (lambda: divergences.gaussian_kl([0, 0], np.eye(3), [0, 0], np.eye(2)),
+     "'cov0' covariance must be 2x2, got shape (3, 3)"),
 ], ids=["not-normalised", "negative", "nan", "empty", "shapes", "dimensions", "k", "too-few", "covariance"])
 def test_a_bad_distribution_is_refused_by_name(call, says):
     with pytest.raises(divergences.DistributionError) as error:
@@ -277,12 +279,13 @@ def test_the_command_line_says_one_sentence_and_starts_nothing(tmp_path, case):
     env = {}
     if case == "digits-folder":
         (tmp_path / "data").mkdir()
-        args, says = ["run", "q4", "-p", "data", str(tmp_path / "data")], f"Parameter 'data': No .wav files under"
+        args, says = ["run", "q4", "-p", "data", str(tmp_path / "data")], "Parameter 'data': No .wav files under"
     elif case == "speech-table":
         speech_folder(tmp_path / "speech", encoding="cp1256")
         args, says = ["run", "whisper", "-p", "data", str(tmp_path / "speech")], "is not UTF-8 text"
     elif case == "environment-profile":
-        args, says, env = ["run", "q2"], "The environment variable HW5LIB_PROFILE must be one of", {"HW5LIB_PROFILE": "big"}
+        args, env = ["run", "q2"], {"HW5LIB_PROFILE": "big"}
+        says = "The environment variable HW5LIB_PROFILE must be one of"
     elif case == "book-profile":
         args, says = ["book", "--profile", "big"], "Parameter 'profile' must be one of smoke, quick, full, got 'big'."
     else:

@@ -87,10 +87,11 @@ def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_p
     (speech / "text.csv").write_text("path,sentence\n" + "".join(f"{i}.wav,جملهٔ {i}\n" for i in range(4)))
     for i in range(4):
         (speech / f"{i}.wav").write_bytes(b"")
-    given = {"model_name_or_path": str(tmp_path / "checkpoint"), "data": str(speech), "fa_audio": str(tmp_path / "mine.wav")}
+    given = {"model_name_or_path": str(tmp_path / "checkpoint"), "data": str(speech),
+             "fa_audio": str(tmp_path / "mine.wav")}
     resolved = whisper.resolve("smoke", given)
-    assert (resolved.model_name_or_path, resolved.data, resolved.fa_audio) == (str(tmp_path / "checkpoint"), str(speech),
-                                                                              str(tmp_path / "mine.wav"))
+    assert (resolved.model_name_or_path, resolved.data, resolved.fa_audio) == (
+        str(tmp_path / "checkpoint"), str(speech), str(tmp_path / "mine.wav"))
     for given, message in [
         ({"model_name_or_path": "whisper base"}, "Parameter 'model_name_or_path' must be tiny (built here, offline), a "
                                                   "checkpoint folder or a hub id like openai/whisper-base"),

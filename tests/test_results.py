@@ -8,7 +8,8 @@ from hw5lib.publish import results
 
 
 def make_record():
-    record = results.ChapterResults("q2", {"fa": "سوال ۲", "en": "Q2"}, parameters={"profile": "full", "device": "cuda"})
+    record = results.ChapterResults("q2", {"fa": "سوال ۲", "en": "Q2"},
+                                    parameters={"profile": "full", "device": "cuda"})
     record.add("accuracy", 0.9731, fa="دقت", en="accuracy", fmt="{:.1%}", reported=0.40)
     record.add("error", 1.5e-15, fa="خطا", en="error", fmt="{:.1e}")
     return record

@@ -68,7 +68,8 @@ def test_a_folder_with_one_table_is_split_by_sentence(tmp_path):
 def test_bad_tables_stop_with_one_sentence(tmp_path):
     tone(tmp_path / "a.wav")
     write_table(tmp_path / "t.csv", ["name", "words"], [["a.wav", "سلام"]])
-    with pytest.raises(corpus.CorpusError, match="no audio path column: its columns are 'name', 'words'; expected one of path"):
+    expected = "no audio path column: its columns are 'name', 'words'; expected one of path"
+    with pytest.raises(corpus.CorpusError, match=expected):
         corpus.load_transcribed(tmp_path)
     write_table(tmp_path / "t.csv", ["path", "sentence"], [["a.wav", "سلام"], ["missing.wav", "خداحافظ"]])
     with pytest.raises(corpus.CorpusError, match="Row 3 of .*t.csv names missing.wav"):

@@ -15,7 +15,8 @@ def spoken_digits(speakers: dict, clips_per_digit: dict) -> tuple[Parameter, ...
     return (
         SPOKEN_DIGITS,
         Parameter("speakers", "int", speakers,
-                  "at most this many speakers (and this many voices, up to 12, when synthetic)", minimum=2, maximum=1000),
+                  "at most this many speakers (and this many voices, up to 12, when synthetic)",
+                  minimum=2, maximum=1000),
         Parameter("clips_per_digit", "int", clips_per_digit, "at most this many takes of each digit per speaker",
                   minimum=2, maximum=10_000),
     )

@@ -93,9 +93,11 @@ def accuracy_verdict(rows: Sequence[dict], lang: str) -> tuple[bool, str]:
     better, smaller = kan["test_rmse"] < mlp["test_rmse"], kan["parameters"] < mlp["parameters"]
     kan_size, kan_error, mlp_size, mlp_error = (localise_number(text, lang) for text in (
         f"{kan['parameters']:d}", f"{kan['test_rmse']:.2g}", f"{mlp['parameters']:d}", f"{mlp['test_rmse']:.2g}"))
-    numbers = (f"KAN با {kan_size} پارامتر به RMSE آزمون {kan_error} رسید و بهترین MLP با {mlp_size} پارامتر به {mlp_error}"
+    numbers = (f"KAN با {kan_size} پارامتر به RMSE آزمون {kan_error} رسید "
+               f"و بهترین MLP با {mlp_size} پارامتر به {mlp_error}"
                if fa else
-               f"the KAN reached a test RMSE of {kan_error} with {kan_size} parameters, the best MLP {mlp_error} with {mlp_size}")
+               f"the KAN reached a test RMSE of {kan_error} with {kan_size} parameters, "
+               f"the best MLP {mlp_error} with {mlp_size}")
     if better and smaller:
         return True, (f"برقرار: {numbers}." if fa else f"Held: {numbers}.")
     if better:
@@ -262,8 +264,9 @@ TABLE1_ROWS = {
 }
 # the rows this run measures, in the order of table1's cells
 TABLE1_MEASURED = {
-    "en": ["measured: parameters, exp(sin(πx) + y²)", "measured: test RMSE there", "measured: digit accuracy, equal parameters",
-           "measured: digit training seconds", "measured: error on the earlier peaks (forgetting)"],
+    "en": ["measured: parameters, exp(sin(πx) + y²)", "measured: test RMSE there",
+           "measured: digit accuracy, equal parameters", "measured: digit training seconds",
+           "measured: error on the earlier peaks (forgetting)"],
     "fa": ["سنجیده: پارامترها، exp(sin(πx) + y²)", "سنجیده: RMSE آزمون همان‌جا", "سنجیده: دقت ارقام، با پارامتر برابر",
            "سنجیده: ثانیه‌های آموزش ارقام", "سنجیده: خطا روی قله‌های پیشین (فراموشی)"],
 }

@@ -238,7 +238,8 @@ def _rows_to_utterances(table: Path, rows: list[dict], base: Path, split: str, l
         relative = (row.get(path_column) or "").strip()
         text = (row.get(text_column) or "").strip()
         if not relative or not text:
-            raise CorpusError(f"Row {line} of {table} has an empty {'audio path' if not relative else 'transcription'}.")
+            missing = "audio path" if not relative else "transcription"
+            raise CorpusError(f"Row {line} of {table} has an empty {missing}.")
         audio = next((p for p in (base / relative, base / "clips" / relative) if p.is_file()), None)
         if audio is None:
             raise CorpusError(f"Row {line} of {table} names {relative}, which is neither under {base} nor "

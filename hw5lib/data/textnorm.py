@@ -28,7 +28,8 @@ _LETTERS = str.maketrans({
     "\u0625": "\u0627",  # ALEF WITH HAMZA BELOW -> ALEF
     "\u0671": "\u0627",  # ALEF WASLA -> ALEF
 })
-_DIGITS = str.maketrans({**{chr(0x06F0 + i): str(i) for i in range(10)}, **{chr(0x0660 + i): str(i) for i in range(10)}})
+_DIGITS = str.maketrans({**{chr(0x06F0 + i): str(i) for i in range(10)},
+                         **{chr(0x0660 + i): str(i) for i in range(10)}})
 _DIACRITICS = re.compile("[\u064b-\u065f\u0670\u0640]")          # harakat, superscript alef, tatweel
 _INVISIBLE = re.compile("[\u200d\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # ZWJ, direction marks, BOM
 _ZWNJ = "\u200c"

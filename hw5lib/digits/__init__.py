@@ -27,8 +27,9 @@ from hw5lib.digits.training import Outcome, Recipe, bucketed_batches, checkpoint
 
 __all__ = [
     "DigitsError", "SequenceSet", "random_split", "stratified_split", "speaker_split", "fixed_length",
-    "Standardiser", "cmvn", "collate", "normalise", "RecurrentClassifier", "ConvClassifier", "MeanClassifier", "MeanPooling",
-    "ModelSpec", "MODELS", "model_spec", "build_model", "count_parameters", "parameter_count", "feature_sets",
+    "Standardiser", "cmvn", "collate", "normalise", "RecurrentClassifier", "ConvClassifier", "MeanClassifier",
+    "MeanPooling", "ModelSpec", "MODELS", "model_spec", "build_model", "count_parameters", "parameter_count",
+    "feature_sets",
     "masked_mean", "N_CLASSES",
     "Recipe", "bucketed_batches", "checkpoint_name", "fit", "predict", "Outcome", "train_and_test",
     "AblationStep", "ABLATION", "ablation", "report_subset",

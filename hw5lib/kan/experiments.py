@@ -145,7 +145,8 @@ def accuracy(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> float:
 RESTARTS = 3  # random starts of every model in the scaling experiment (see fit_with_restarts)
 
 def scaling(toy_name: str, grids: Sequence[int], mlp_widths: Sequence[int], mlp_depths: Sequence[int],
-            steps: int, train_size: int = 1000, restarts: int = RESTARTS, seed: int = 0, progress: bool = False) -> list[dict]:
+            steps: int, train_size: int = 1000, restarts: int = RESTARTS, seed: int = 0,
+            progress: bool = False) -> list[dict]:
     """Test RMSE and parameter count of a KAN of the toy's exact shape trained with grid
     extension (each grid continues from the previous one, as in the KAN paper), and of MLPs of
     every width and depth trained for as many steps in all. Every model gets the same
@@ -223,7 +224,8 @@ def interpret(toy_name: str = "exp_sin", hidden: int = 5, steps: int = 50, refin
     snapped = model.snap(x)
     fit_regression(model, x, y, refine_steps // 2)
     names = ["x", "y"] if task.inputs == 2 else None
-    return Interpretation(model, [s.numpy() for s in scores], edges_before, active, kept, model.formula(names, chop=1e-4)[0],
+    formula = model.formula(names, chop=1e-4)[0]
+    return Interpretation(model, [s.numpy() for s in scores], edges_before, active, kept, formula,
                           [edge.fit for edge in snapped], rmse_spline, rmse(model, x_test, y_test))
 
 

@@ -426,7 +426,8 @@ def fit_symbolic(x, y, name: str, a_range=(-10.0, 10.0), b_range=(-10.0, 10.0), 
     return best
 
 
-def snap_edge(x, y, names: Sequence[str] | None = None, tolerance: float = 1e-3) -> tuple[SymbolicFit, list[SymbolicFit]]:
+def snap_edge(x, y, names: Sequence[str] | None = None,
+              tolerance: float = 1e-3) -> tuple[SymbolicFit, list[SymbolicFit]]:
     """The simplest library function that fits (x, y) within ``tolerance`` of the best fit's
     unexplained variance (1 - r2), and every candidate's fit, best first."""
     fits = [fit_symbolic(x, y, name) for name in (names or library())]

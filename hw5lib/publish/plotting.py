@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hw5lib.io import atomic_write_bytes  # noqa: E402
 from hw5lib.publish.results import RUN_DIR_ENV  # noqa: E402
 
-PALETTE = {"plain": "#d62728", "residual": "#1f77b4", "reference": "#7f7f7f", "train": "#1f77b4", "validation": "#ff7f0e",
+PALETTE = {"plain": "#d62728", "residual": "#1f77b4", "reference": "#7f7f7f", "train": "#1f77b4",
+           "validation": "#ff7f0e",
            "kan": "#1f77b4", "mlp": "#d62728"}
 
 
