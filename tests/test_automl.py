@@ -7,13 +7,12 @@ import sys
 import time
 
 import numpy as np
+import optuna
 import pytest
 import torch
 
 from hw5lib import automl, digits
 from hw5lib.digits.models import MeanPooling
-
-optuna = pytest.importorskip("optuna")
 
 
 def toy_data(n=80, seed=0):

@@ -51,7 +51,8 @@ def test_no_page_asks_for_anything_remote(built):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api  # a dev dependency: a broken install fails, never skips
+
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=chromium_path(),
