@@ -107,3 +107,15 @@ def test_a_value_in_words_is_shown_in_each_language():
     assert results.summary_table([("q1", record)], "en")["rows"][0][3] == "per-speaker CMVN"
     with pytest.raises(ValueError, match="exactly the languages"):
         record.add("worst", {"en": "smoothing"}, fa="بدترین", en="worst")
+
+
+def test_glue_value_glues_numbers_and_words_for_both_pages(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value.data))
+    results.glue_value("accuracy", 1234.5, "{:.1f}")
+    results.glue_value("verdict", {"fa": "برقرار", "en": "Held"})
+    assert glued == {"accuracy": "1234.5", "accuracy_fa": "۱۲۳۴٫۵", "verdict": "Held", "verdict_fa": "برقرار"}
+    with pytest.raises(ValueError, match="needs exactly the languages"):
+        results.glue_value("verdict", {"en": "Held"})

@@ -139,7 +139,7 @@ def summary_table(records: list[tuple[str, ChapterResults]], lang: str) -> dict:
     return {"header": _HEADER[lang], "rows": rows, "empty": _EMPTY[lang]}
 
 
-def glue_value(name: str, value, fmt: str = "{}", fa: str | None = None) -> None:
+def glue_value(name: str, value, fmt: str = "{}") -> None:
     """Glue a value for inline prose, the one way the book glues text: ``name`` for the English
     page and ``name_fa`` for the Persian one; paste with ``{glue:md}`name``` and ``{glue:md}`name_fa```.
 
@@ -154,6 +154,6 @@ def glue_value(name: str, value, fmt: str = "{}", fa: str | None = None) -> None
         english, persian = value["en"], value["fa"]
     else:
         english = fmt.format(value.item() if hasattr(value, "item") else value)
-        persian = fa if fa is not None else i18n.localise_number(english, "fa")
+        persian = i18n.localise_number(english, "fa")
     glue(name, Markdown(english), display=False)
     glue(f"{name}_fa", Markdown(persian), display=False)
