@@ -1,4 +1,5 @@
-"""What several chapters share: the spoken-digits data parameters and the digit models' names."""
+"""What several chapters share: the spoken-digits data parameters, the digits' source and the
+digit models' names, in both languages."""
 
 from __future__ import annotations
 
@@ -31,3 +32,11 @@ MODEL_NAMES = {
     "cnn": {"fa": "CNN روی طیف‌نگار log-mel", "en": "CNN on log-mel"},
     "mean_mlp": {"fa": "میانگین MFCC و شبکهٔ چگال", "en": "mean MFCC + dense"},
 }
+
+
+_REAL_FA = {"FSDD": "FSDD (ضبط‌های واقعی)", "AudioMNIST": "AudioMNIST (ضبط‌های واقعی)"}
+
+
+def source_words(source: str) -> dict[str, str]:
+    """The spoken digits' source (``DigitSet.source``) in both languages, for ``glue_value``."""
+    return {"fa": _REAL_FA.get(source, "ساختگی، با espeak-ng"), "en": source}

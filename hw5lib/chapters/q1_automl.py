@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from hw5lib.chapters.common import MODEL_NAMES, spoken_digits
+from hw5lib.chapters.common import MODEL_NAMES, source_words, spoken_digits
 from hw5lib.publish.chapter import Chapter, Reported
 from hw5lib.publish.i18n import check_language, localise_number
 from hw5lib.publish.profiles import Parameter
@@ -50,14 +50,9 @@ CHAPTER = Chapter(
 setup = CHAPTER.setup
 
 SAMPLER_COLOURS = {"tpe": "#1f77b4", "random": "#ff7f0e"}  # the captions call them blue and orange
-SOURCE_NAMES_FA = {"FSDD": "FSDD (ضبط‌های واقعی)", "AudioMNIST": "AudioMNIST (ضبط‌های واقعی)"}
-SYNTHETIC_FA = "ساختگی، با espeak-ng"
 
 
 # --- the data and the studies' storage --------------------------------------------------------
-
-def _quiet(message: str) -> None:
-    """Drop audio's progress notes: the chapter says where its clips come from in its prose."""
 
 
 def load_data(P):
@@ -66,7 +61,7 @@ def load_data(P):
     from hw5lib import automl
     from hw5lib.data import audio
 
-    clips = audio.load_sized_digits(P.data, P.speakers, P.clips_per_digit, seed=P.seed, report=_quiet)
+    clips = audio.load_sized_digits(P.data, P.speakers, P.clips_per_digit, seed=P.seed, report=None)
     return clips, automl.SearchData.from_clips(clips, seed=P.seed)
 
 
@@ -84,7 +79,7 @@ def glue_data(clips, split) -> None:
     """Glue the size and source of the data (``automl_clips``, ``automl_source``) and of each part
     of ``split`` (``automl_train``, ``automl_val``, ``automl_test``)."""
     glue_value("automl_clips", len(clips))
-    glue_value("automl_source", {"fa": SOURCE_NAMES_FA.get(clips.source, SYNTHETIC_FA), "en": clips.source})
+    glue_value("automl_source", source_words(clips.source))
     for name, indices in (("train", split.train_idx), ("val", split.val_idx), ("test", split.test_idx)):
         glue_value(f"automl_{name}", len(indices))
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from hw5lib.chapters.common import spoken_digits
+from hw5lib.chapters.common import source_words, spoken_digits
 from hw5lib.data import audio
 from hw5lib.publish.chapter import Chapter
 from hw5lib.publish.i18n import check_language, localise_number
@@ -61,7 +61,6 @@ def _percent(value: float) -> float:
 
 # --- the data ------------------------------------------------------------------------------------
 
-_SOURCE_FA = {"FSDD": "FSDD (ضبط‌های واقعی)", "AudioMNIST": "AudioMNIST (ضبط‌های واقعی)"}
 
 
 def load_speech(P) -> tuple[audio.DigitSet, list[np.ndarray]]:
@@ -72,7 +71,7 @@ def load_speech(P) -> tuple[audio.DigitSet, list[np.ndarray]]:
 
 def glue_data(digits: audio.DigitSet) -> None:
     """The data section's numbers and the data set's name in both languages."""
-    glue_value("q1_source", {"en": digits.source, "fa": _SOURCE_FA.get(digits.source, "ساختگی، با espeak-ng")})
+    glue_value("q1_source", source_words(digits.source))
     glue_value("q1_clips", len(digits))
     glue_value("q1_speakers", len(digits.speaker_names))
     glue_value("q1_rate", digits.sample_rate)

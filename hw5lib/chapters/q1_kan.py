@@ -55,9 +55,6 @@ setup = CHAPTER.setup
 
 # --- the spoken digits ------------------------------------------------------------------------------
 
-def _quiet(message: str) -> None:
-    """Drop audio's notes on the clips it reads: the prose says where they come from."""
-
 
 def digit_features(P):
     """The chapter's spoken digits sized by the parameters ``P`` (a :class:`hw5lib.data.audio.DigitSet`)
@@ -66,7 +63,7 @@ def digit_features(P):
     from hw5lib.data import audio
     from hw5lib.kan.experiments import mean_mfcc
 
-    clips = audio.load_sized_digits(P.data, P.speakers, P.clips_per_digit, seed=P.seed, report=_quiet)
+    clips = audio.load_sized_digits(P.data, P.speakers, P.clips_per_digit, seed=P.seed, report=None)
     return clips, mean_mfcc(audio.extract(clips.audio, clips.sample_rate, kind="mfcc", progress=False))
 
 
@@ -201,11 +198,6 @@ def record_speech(results, speech: Sequence[dict]) -> None:
                     fa=f"دقت آزمون {DIGIT_MODEL_NAMES_FA[row['model']]} روی ارقام (٪)",
                     en=f"test accuracy of the {row['model']} on the digits (%)", fmt="{:.1f}")
 
-
-def source_words(source: str) -> dict[str, str]:
-    """The digits' source (``DigitSet.source``) in both languages, for ``glue_value``."""
-    persian = {"FSDD": "FSDD (ضبط‌های واقعی)", "AudioMNIST": "AudioMNIST (ضبط‌های واقعی)"}
-    return {"fa": persian.get(source, "ساختگی، با espeak-ng"), "en": source}
 
 
 # --- tables: (a frame, or frames by language, and headers by language) for publish_table -------------

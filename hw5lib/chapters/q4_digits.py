@@ -109,11 +109,6 @@ class Trainer:
 
 # --- the data ------------------------------------------------------------------------------------
 
-def source_words(source: str) -> dict[str, str]:
-    """The data set's name for the prose: ``source`` in English, said in Persian."""
-    persian = {"FSDD": "FSDD (ضبط‌های واقعی)", "AudioMNIST": "AudioMNIST (ضبط‌های واقعی)"}
-    return {"fa": persian.get(source, "ساختگی، با espeak-ng"), "en": source}
-
 
 def durations(clips) -> np.ndarray:
     """Each clip's duration in seconds."""

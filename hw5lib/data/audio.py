@@ -225,10 +225,17 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
                     sample_rate, source, folder, synthetic, notes)
 
 
+def _silent(message: str) -> None:
+    """A report that says nothing."""
+
+
 def load_sized_digits(data, speakers: int, clips_per_digit: int, seed: int = 0, progress: bool = False,
-                      report: Callable[[str], None] = print) -> DigitSet:
+                      report: Callable[[str], None] | None = print) -> DigitSet:
     """:func:`load_digits` sized as the chapters size it: at most ``speakers`` speakers (as many
-    voices, up to those there are, when synthetic) and ``clips_per_digit`` takes of each digit."""
+    voices, up to those there are, when synthetic) and ``clips_per_digit`` takes of each digit.
+    ``report`` receives the notes on the clips read (resampled, skipped); None drops them."""
+    if report is None:
+        report = _silent
     return load_digits(data, per_speaker_digit=clips_per_digit, max_speakers=speakers,
                        synthetic_speakers=min(speakers, len(SYNTHETIC_VOICES)), synthetic_takes=clips_per_digit,
                        seed=seed, progress=progress, report=report)
