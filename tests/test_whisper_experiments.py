@@ -1,4 +1,4 @@
-"""hw5lib.whisper.experiments: the chapter's tables and the sentences it prints, in every branch."""
+"""hw5lib.whisper.experiments: data roles, recipes, the checkpoint key, scores and tables."""
 
 import pandas as pd
 import pytest
@@ -31,35 +31,71 @@ def test_language_detection_share():
     assert E.detection_share({"wer": 0.0}, {"wer": 0.0, "languages": []}) == {"wrong_language": 0.0, "share_of_wer": 0.0}
 
 
-@pytest.mark.parametrize("scratch, best, word_en, word_fa", [
-    (0.7, "full", "beat training from scratch by 0.40", "۰٫۴۰ کمتر"),
-    (0.2, "scratch", "did not beat training from scratch (WER 0.30 against 0.20)", "۰٫۳۰ در برابر ۰٫۲۰"),
-])
-def test_the_transfer_verdict_follows_the_numbers(scratch, best, word_en, word_fa):
+def test_transfer_gain_is_scratch_minus_full_and_names_the_best_strategy():
     table = pd.DataFrame({"strategy": ["full", "top_layers", "frozen_encoder", "scratch"],
-                          "trainable": [10, 4, 6, 10], "wer": [0.3, 0.35, 0.4, scratch]})
-    finding = E.transfer_finding(table)
-    assert finding["best"] == best and finding["gain"] == pytest.approx(scratch - 0.3)
-    assert word_en in finding["en"] and word_fa in finding["fa"]
-    if best == "full":
-        assert "full fine-tuning" in finding["en"] and "تنظیم دقیق کامل" in finding["fa"]
+                          "trainable": [10, 4, 6, 10], "wer": [0.3, 0.25, 0.4, 0.7]})
+    assert E.transfer_gain(table) == {"gain": pytest.approx(0.4), "best": "top_layers"}
+    worse = table.assign(wer=[0.3, 0.35, 0.4, 0.2])
+    assert E.transfer_gain(worse) == {"gain": pytest.approx(-0.1), "best": "scratch"}
 
 
-def test_the_data_sentence_promises_only_what_holds():
+def test_the_recipes_warm_up_no_longer_than_the_first_validation():
+    assert E.fine_tuning_plan(5, 1e-5, 16, 200, 0.0).warmup_steps == 50
+    plan = E.fine_tuning_plan(1, 1e-3, 8, 2, 0.1, seed=3)
+    assert (plan.warmup_steps, plan.eval_every, plan.dropout, plan.seed) == (2, 2, 0.1, 3)
+    assert E.pretraining_plan(12, 8, seed=1).learning_rate == 1e-3
+
+
+def test_runs_are_scored_once_and_tabled_in_the_order_they_ran(monkeypatch):
+    from hw5lib.whisper import model as W
+
+    scored = []
+
+    def evaluate(model, processor, mel, utterances):
+        scored.append(model)
+        return {"wer": 0.5 if model == "scratch model" else 0.4, "cer": 0.2}
+
+    monkeypatch.setattr(W, "evaluate", evaluate)
+    runs = {"full": {"model": "full model", "trainable": 10}, "scratch": {"model": "scratch model", "trainable": 12}}
+    scores = E.score_runs(runs, None, None, [], known={"full": {"wer": 0.1, "cer": 0.05}})
+    assert scored == ["scratch model"]  # the full run's scores were given
+    table = E.strategy_table(runs, scores)
+    assert table.to_dict("list") == {"strategy": ["full", "scratch"], "trainable": [10, 12], "wer": [0.1, 0.5],
+                                     "cer": [0.05, 0.2]}
+
+
+TRAINING_KEY = "from hw5lib.whisper import experiments; print(experiments._key('pretraining'))"
+
+
+def training_key(root) -> str:
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", TRAINING_KEY], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+def test_the_checkpoint_key_covers_the_training_code_and_not_the_scores(tmp_path):
+    import shutil
     from pathlib import Path
 
-    from hw5lib.data.speech import Utterance
+    import hw5lib
 
-    def data(synthetic):
-        return E.SpeechData([Utterance(Path("a.wav"), "سلام")], [None], "x", synthetic,
-                            "split tables" if synthetic else "common voice")
-
-    tiny = E.data_sentences(data(True), 507)
-    assert "espeak-ng" in tiny["en"] and "507 source clips" in tiny["en"] and "۵۰۷" in tiny["fa"]
-    theirs = E.data_sentences(data(False), None)
-    assert "espeak-ng" not in theirs["en"] and "common voice layout" in theirs["en"]
-    assert "pre-trained here" not in theirs["en"] and "680,000 hours" in theirs["en"]
-    assert "espeak-ng" not in theirs["fa"] and "Common Voice" in theirs["fa"]
+    shutil.copytree(Path(hw5lib.__file__).parent, tmp_path / "hw5lib", ignore=shutil.ignore_patterns("__pycache__"))
+    experiments = tmp_path / "hw5lib" / "whisper" / "experiments.py"
+    key = training_key(tmp_path)
+    source = experiments.read_text()
+    scoring = "    rows, last_loss = [], float(\"nan\")\n"
+    assert scoring in source
+    experiments.write_text(source.replace(scoring, scoring + "    # a table's code changed\n"))
+    assert training_key(tmp_path) == key
+    training = "    train = source.pick(\"train\")\n"
+    assert training in source
+    experiments.write_text(source.replace(training, training + "    # pre-training changed\n"))
+    assert training_key(tmp_path) != key
 
 
 def micro_corpus():

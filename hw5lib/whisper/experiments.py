@@ -1,5 +1,6 @@
 """The Whisper chapter's experiments: data roles, the tiny model's pre-training, fine-tuning runs,
-and the tables and sentences the chapter shows.
+and the scores and tables computed from them (the chapter's words and figures are in
+``hw5lib.chapters.q3_whisper``).
 
 Roles. The offline corpus is spoken by ``SOURCE_VOICES`` + ``voices`` Persian voices. The first
 ``SOURCE_VOICES`` voices (with the Mandarin clips) are the *source*: what the tiny model is
@@ -11,6 +12,7 @@ ever hears. A user's own folder (the report's format or Common Voice) replaces t
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import shutil
 import tempfile
@@ -21,10 +23,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from hw5lib.data import speech as corpus
+from hw5lib.data import speech as corpus, textnorm
 from hw5lib.whisper import model as W
-from hw5lib.data.audio import cache_root
-from hw5lib.publish.i18n import localise_number
+from hw5lib.data.audio import cache_root, load_audio
 from hw5lib.data.speech import Utterance
 from hw5lib.torchutil import count_parameters
 
@@ -69,14 +70,26 @@ def load_speech(data: str, sentences: int, voices: int, seed: int = 0,
     return source, SpeechData(utterances, corpus.read_audio(utterances, progress), str(data), False, layout)
 
 
-# the code that trains: a cached model or checkpoint made by other code is not read back or resumed
-_CODE = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in (W, corpus))
-                       + Path(__file__).read_bytes()).hexdigest()[:12]
+def pretraining_plan(epochs: float, batch_size: int, seed: int = 0) -> W.TrainingPlan:
+    """The tiny model's pre-training recipe: from random weights, so a high learning rate; no
+    validation, so checkpoints only every 200 steps."""
+    return W.TrainingPlan(epochs=epochs, learning_rate=1e-3, batch_size=batch_size, eval_every=200, seed=seed)
 
 
-def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps([_CODE, *parts], sort_keys=True, default=str,
-                                     ensure_ascii=False).encode()).hexdigest()[:16]
+def fine_tuning_plan(epochs: float, learning_rate: float, batch_size: int, eval_every: int, dropout: float,
+                     seed: int = 0) -> W.TrainingPlan:
+    """Fine-tuning's plan: the learning rate warms up over 50 steps, or until the first validation
+    when that comes sooner."""
+    return W.TrainingPlan(epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, eval_every=eval_every,
+                          warmup_steps=min(50, eval_every), dropout=dropout, seed=seed)
+
+
+def starting_checkpoint(model: str, source: SpeechData, plan: W.TrainingPlan, device: str | None = None) -> str | Path:
+    """What fine-tuning starts from: for ``W.TINY`` the tiny Whisper pre-trained here on ``source``
+    under ``plan`` (:func:`pretrain_tiny`), else ``model`` itself (a checkpoint folder or a hub id)."""
+    if model == W.TINY:
+        return pretrain_tiny(source, W.TinySpec(), plan, device=device)
+    return model
 
 
 def pretrain_tiny(source: SpeechData, spec: W.TinySpec, plan: W.TrainingPlan, progress: bool = False,
@@ -117,34 +130,6 @@ def checkpoint_folder(model: str | Path, train: SpeechData, plan: W.TrainingPlan
     return cache_root() / "checkpoints" / "whisper" / key / strategy
 
 
-def report_clip(reference: str, data: SpeechData, own: str, feature_extractor) -> tuple[np.ndarray, str]:
-    """Features of the user's recording ``own`` when given, else of the first test clip of ``data``
-    whose target is ``reference``; and where it came from (the file, or the voice)."""
-    from hw5lib.data.audio import load_audio
-
-    if own:
-        return W.features([load_audio(own, corpus.SAMPLE_RATE)], feature_extractor, cache=False), own
-    found = [i for i, u in enumerate(data.utterances) if u.target == reference and u.split == "test"]
-    if not found:
-        raise W.WhisperError(f"No test clip of {data.source} says {reference!r}; give a recording of it instead.")
-    return W.features([data.audio[found[0]]], feature_extractor, cache=False), data.utterances[found[0]].speaker
-
-
-def split_scores(model, processor, mel: np.ndarray, data: SpeechData, language: str | None = "fa") -> dict:
-    """``W.evaluate`` on every split of ``data`` (``mel`` holds its features in order), and on all
-    of them pooled from the same outputs (no clip is transcribed twice)."""
-    from hw5lib.data.textnorm import error_rates
-
-    index = {split: data.pick(split) for split in corpus.SPLITS}
-    found = {split: W.evaluate(model, processor, mel[index[split]], [data.utterances[i] for i in index[split]],
-                               language=language)
-             for split in corpus.SPLITS}
-    order = [i for split in corpus.SPLITS for i in index[split]]
-    outputs = [text for split in corpus.SPLITS for text in found[split]["outputs"]]
-    found["all"] = error_rates([data.utterances[i].target for i in order], outputs, "fa")
-    return found
-
-
 @dataclass
 class Tuner:
     """Fine-tunes copies of one checkpoint under each transfer-learning strategy on the same data
@@ -175,7 +160,74 @@ class Tuner:
         return model
 
 
-# --- the chapter's tables and sentences -----------------------------------------------------------
+def _training_code() -> str:
+    """A digest of the code that trains: the model module (building, fine-tuning, and the WER that
+    a finished run's log keeps), the corpus and text normalisation, and this module's data roles,
+    recipes, pre-training and tuner. The scores and tables below it do not count."""
+    modules = [Path(module.__file__).read_text() for module in (W, corpus, textnorm)]
+    here = [inspect.getsource(code) for code in (SpeechData, load_speech, pretraining_plan, fine_tuning_plan,
+                                                 pretrain_tiny, Tuner)]
+    return hashlib.sha256("\n".join([*modules, *here, f"SOURCE_VOICES = {SOURCE_VOICES}"]).encode()).hexdigest()[:12]
+
+
+# a cached model or checkpoint made by other training code is not read back or resumed
+_CODE = _training_code()
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps([_CODE, *parts], sort_keys=True, default=str,
+                                     ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+# --- scores and tables ---------------------------------------------------------------------------
+
+def report_clip(reference: str, data: SpeechData, own: str, feature_extractor) -> tuple[np.ndarray, str]:
+    """Features of the user's recording ``own`` when given, else of the first test clip of ``data``
+    whose target is ``reference``; and where it came from (the file, or the voice)."""
+    if own:
+        return W.features([load_audio(own, corpus.SAMPLE_RATE)], feature_extractor, cache=False), own
+    found = [i for i, u in enumerate(data.utterances) if u.target == reference and u.split == "test"]
+    if not found:
+        raise W.WhisperError(f"No test clip of {data.source} says {reference!r}; give a recording of it instead.")
+    return W.features([data.audio[found[0]]], feature_extractor, cache=False), data.utterances[found[0]].speaker
+
+
+def split_scores(model, processor, mel: np.ndarray, data: SpeechData, language: str | None = "fa") -> dict:
+    """``W.evaluate`` on every split of ``data`` (``mel`` holds its features in order), and on all
+    of them pooled from the same outputs (no clip is transcribed twice)."""
+    index = {split: data.pick(split) for split in corpus.SPLITS}
+    found = {split: W.evaluate(model, processor, mel[index[split]], [data.utterances[i] for i in index[split]],
+                               language=language)
+             for split in corpus.SPLITS}
+    order = [i for split in corpus.SPLITS for i in index[split]]
+    outputs = [text for split in corpus.SPLITS for text in found[split]["outputs"]]
+    found["all"] = textnorm.error_rates([data.utterances[i].target for i in order], outputs, "fa")
+    return found
+
+
+def score_runs(runs: dict[str, dict], processor, mel: np.ndarray, utterances: Sequence[Utterance],
+               known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """``W.evaluate`` of each run's model (``Tuner.runs``) on ``mel`` and its ``utterances``; a run
+    named in ``known`` keeps the scores given there and is not transcribed again."""
+    known = known or {}
+    return {name: known[name] if name in known else W.evaluate(run["model"], processor, mel, utterances)
+            for name, run in runs.items()}
+
+
+def strategy_table(runs: dict[str, dict], scores: dict[str, dict]) -> pd.DataFrame:
+    """One row per run, in the order run: strategy, trainable parameters, and its WER and CER from
+    ``scores`` (:func:`score_runs`)."""
+    return pd.DataFrame([[name, run["trainable"], scores[name]["wer"], scores[name]["cer"]]
+                         for name, run in runs.items()], columns=["strategy", "trainable", "wer", "cer"])
+
+
+def transfer_gain(table: pd.DataFrame) -> dict:
+    """What pre-training bought, from a :func:`strategy_table`: ``gain``, the WER of training from
+    scratch minus that of full fine-tuning (positive: pre-training helped), and ``best``, the
+    strategy with the lowest WER."""
+    by = table.set_index("strategy")
+    return {"gain": float(by.loc["scratch", "wer"] - by.loc["full", "wer"]), "best": by["wer"].idxmin()}
+
 
 def training_table(log: list[dict]) -> pd.DataFrame:
     """The report's Table 2 from a trainer's history: step, training loss (the last logged before
@@ -191,6 +243,7 @@ def training_table(log: list[dict]) -> pd.DataFrame:
 
 
 def loss_curve(log: list[dict]) -> pd.DataFrame:
+    """The training loss the trainer logged, against the step."""
     return pd.DataFrame([(e["step"], e["loss"]) for e in log if "loss" in e], columns=["step", "loss"])
 
 
@@ -200,73 +253,3 @@ def detection_share(forced: dict, detected: dict, language: str = "fa") -> dict:
     wrong = float(np.mean([code != language for code in detected["languages"]])) if detected["languages"] else 0.0
     extra = detected["wer"] - forced["wer"]
     return {"wrong_language": wrong, "share_of_wer": max(0.0, extra) / detected["wer"] if detected["wer"] > 0 else 0.0}
-
-
-def transfer_finding(table: pd.DataFrame) -> dict:
-    """The strategies' verdict in both languages, from a table with 'strategy', 'trainable' and 'wer'."""
-    by = table.set_index("strategy")
-    best = by["wer"].idxmin()
-    gain = by.loc["scratch", "wer"] - by.loc["full", "wer"]
-    names_en = {"full": "full fine-tuning", "top_layers": "tuning only the top layers",
-                "frozen_encoder": "the frozen encoder", "scratch": "training from scratch"}
-    names_fa = {"full": "تنظیم دقیق کامل", "top_layers": "تنظیم تنها لایه‌های بالایی",
-                "frozen_encoder": "رمزگذار منجمد", "scratch": "آموزش از صفر"}
-    if gain > 0:
-        en = (f"Starting from the pre-trained weights beat training from scratch by {gain:.2f} in WER for the same "
-              f"steps; the best strategy here was {names_en[best]}.")
-        fa = (f"شروع از وزن‌های پیش‌آموزش‌دیده در گام‌های برابر، WER را {localise_number(f'{gain:.2f}', 'fa')} کمتر از "
-              f"آموزش از صفر کرد؛ بهترین راهبرد در این اجرا {names_fa[best]} بود.")
-    else:
-        full, scratch = f"{by.loc['full', 'wer']:.2f}", f"{by.loc['scratch', 'wer']:.2f}"
-        en = (f"Here the pre-trained weights did not beat training from scratch (WER {full} against {scratch}); "
-              "with so little fine-tuning the comparison is too noisy.")
-        fa = (f"در این اجرا وزن‌های پیش‌آموزش‌دیده از آموزش از صفر بهتر نبودند (WER {localise_number(full, 'fa')} در برابر "
-              f"{localise_number(scratch, 'fa')})؛ با این اندازه تنظیم، مقایسه پرنوسان است.")
-    return {"en": en, "fa": fa, "gain": float(gain), "best": best}
-
-
-def plot_training(runs: dict[str, list[dict]]):
-    """Training loss and validation WER against the step, one line per run (label: a strategy name)."""
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for label, log in runs.items():
-        curve, table = loss_curve(log), training_table(log)
-        line, = left.plot(curve["step"], curve["loss"], label=label.replace("_", " "), lw=1.2)
-        if len(table):
-            right.plot(table["step"], table["WER"], "o-", color=line.get_color(), label=label, ms=3)
-    left.set_xlabel("step")
-    left.set_ylabel("training loss")
-    left.set_yscale("log")
-    right.set_xlabel("step")
-    right.set_ylabel("validation WER")
-    right.set_ylim(0, 1.05)  # an untrained model's repetitions reach WERs of 10 and more
-    left.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def data_sentences(target: SpeechData, pretrained_on: int | None) -> dict[str, str]:
-    """What the target data are and what the model heard before, in both languages: the synthetic
-    corpus's guarantees hold only for it, and only the tiny model was pre-trained here."""
-    if target.synthetic:
-        en = ("The sentences come from a small Persian grammar (with subject–verb agreement) and are spoken by "
-              "several espeak-ng voices at varied rates and pitches with noise; test sentences are heard neither in "
-              "pre-training nor in fine-tuning, and the target voices are not in pre-training.")
-        fa = ("جمله‌ها از یک دستور زبان کوچک فارسی (با مطابقت فعل و فاعل) ساخته و با چند صدای espeak-ng با سرعت، "
-              "زیر و بمی و نوفهٔ گوناگون گفته شده‌اند؛ جمله‌های آزمون نه در پیش‌آموزش شنیده می‌شوند و نه در تنظیم "
-              "دقیق، و صداهای هدف در پیش‌آموزش نیستند.")
-    else:
-        en = (f"The recordings are your folder ({target.layout} layout); test sentences are never trained on "
-              "(Common Voice's own split, or a split here by sentence).")
-        fa = (f"ضبط‌ها از پوشهٔ خودتان است (قالب {target.layout})؛ روی جمله‌های آزمون هرگز آموزش داده نمی‌شود (تقسیم "
-              "خودِ Common Voice، یا تقسیمی که این‌جا بر پایهٔ جمله انجام می‌شود).")
-    if pretrained_on is not None:
-        en += (f" The tiny model was pre-trained here on {pretrained_on} source clips (two other Persian voices, and "
-               "Chinese sentences with their English translations).")
-        fa += (f" مدل کوچک این‌جا روی {localise_number(str(pretrained_on), 'fa')} گفتهٔ مبدأ پیش‌آموزش دید (دو صدای "
-               "دیگر فارسی، و جمله‌های چینی با ترجمهٔ انگلیسی‌شان).")
-    else:
-        en += " The model's own pre-training is its authors' (for Whisper: 680,000 hours of web audio)."
-        fa += " پیش‌آموزش مدل کار سازندگان آن است (برای Whisper: ۶۸۰ هزار ساعت صدای وب)."
-    return {"en": en, "fa": fa}
