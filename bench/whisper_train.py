@@ -67,7 +67,8 @@ def main() -> None:
     bare_seconds = statistics.median(per_epoch) * args.epochs
     print(f"tiny Whisper ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters), {args.clips} clips, "
           f"batch {args.batch_size}, {args.epochs} epochs, {torch.get_num_threads()} threads")
-    print(f"Seq2SeqTrainer: {samples / trainer_seconds:.1f} samples/s; bare loop: {samples / bare_seconds:.1f} samples/s; "
+    print(f"Seq2SeqTrainer: {samples / trainer_seconds:.1f} samples/s; "
+          f"bare loop: {samples / bare_seconds:.1f} samples/s; "
           f"share of the trainer's time outside the model: {max(0.0, 1 - bare_seconds / trainer_seconds):.1%}")
 
 

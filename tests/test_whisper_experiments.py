@@ -28,7 +28,8 @@ def test_language_detection_share():
     detected = {"wer": 0.4, "languages": ["fa", "zh", "fa", "fa"]}
     assert E.detection_share(forced, detected) == {"wrong_language": 0.25, "share_of_wer": 0.5}
     assert E.detection_share(forced, {"wer": 0.1, "languages": ["fa"]})["share_of_wer"] == 0.0  # detection helped
-    assert E.detection_share({"wer": 0.0}, {"wer": 0.0, "languages": []}) == {"wrong_language": 0.0, "share_of_wer": 0.0}
+    assert E.detection_share({"wer": 0.0}, {"wer": 0.0, "languages": []}) == {"wrong_language": 0.0,
+                                                                             "share_of_wer": 0.0}
 
 
 def test_transfer_gain_is_scratch_minus_full_and_names_the_best_strategy():

@@ -260,7 +260,8 @@ def record_test_details(results, share: dict, scores: dict) -> None:
 # --- the transfer-learning strategies ------------------------------------------------------------------
 
 def strategies_by_language(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """A :func:`hw5lib.whisper.experiments.strategy_table` for each page, its strategies named in the page's language."""
+    """A :func:`hw5lib.whisper.experiments.strategy_table` for each page, its strategies named in the
+    page's language."""
     return {lang: table.assign(strategy=table["strategy"].map(names)) for lang, names in STRATEGY_NAMES.items()}
 
 
@@ -278,7 +279,8 @@ def transfer_finding(table: pd.DataFrame) -> dict[str, str]:
         full, scratch = f"{by['full']:.2f}", f"{by['scratch']:.2f}"
         en = (f"Here the pre-trained weights did not beat training from scratch (WER {full} against {scratch}); "
               "with so little fine-tuning the comparison is too noisy.")
-        fa = (f"در این اجرا وزن‌های پیش‌آموزش‌دیده از آموزش از صفر بهتر نبودند (WER {localise_number(full, 'fa')} در برابر "
+        fa = ("در این اجرا وزن‌های پیش‌آموزش‌دیده از آموزش از صفر بهتر نبودند "
+              f"(WER {localise_number(full, 'fa')} در برابر "
               f"{localise_number(scratch, 'fa')})؛ با این اندازه تنظیم، مقایسه پرنوسان است.")
     return {"en": en, "fa": fa}
 

@@ -1,1 +1,2 @@
-"""Whisper (Q3): the model built, loaded and fine-tuned (:mod:`.model`) and the chapter's experiments (:mod:`.experiments`)."""
+"""Whisper (Q3): the model built, loaded and fine-tuned (:mod:`.model`) and the chapter's
+experiments (:mod:`.experiments`)."""
