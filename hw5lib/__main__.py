@@ -1,5 +1,5 @@
 import sys
 
-from hw5lib.book.cli import main
+from hw5lib.publish.cli import main
 
 sys.exit(main())

@@ -1,10 +1,10 @@
 import pytest
 
-from hw5lib.book import assets
+from hw5lib.publish import assets
 
 
 def test_pinned_assets_are_complete_and_referenced_by_the_css():
-    from hw5lib.book.sphinxext import HERE
+    from hw5lib.publish.sphinxext import HERE
 
     css = (HERE / "static" / "hw5lib.css").read_text()
     for weight in ("Regular", "Bold"):

@@ -17,7 +17,7 @@ import pytest
 import soundfile
 
 from hw5lib.data import audio, speech as speech_corpus
-from hw5lib.book import registry as chapters
+from hw5lib.publish import registry as chapters
 from hw5lib.distances import divergences
 from hw5lib import io
 from hw5lib.whisper import model as W

@@ -218,7 +218,7 @@ def test_book_from_a_run_shows_that_run(built, project_copy, tmp_path, monkeypat
     other chapters come from the execution cache of the book built above, on its profile)."""
     import json
 
-    from hw5lib.book import build as book, runner
+    from hw5lib.publish import book, runner
 
     monkeypatch.setenv("HW5LIB_PROFILE", PROFILE)
     run_dir = runner.run_chapter("q2", "smoke", {"depth": 7, "train_steps": 5}, output=tmp_path, progress=False)

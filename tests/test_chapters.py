@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from hw5lib.book import registry as chapters
+from hw5lib.publish import registry as chapters
 
 pytestmark = pytest.mark.slow
 

@@ -27,13 +27,13 @@ def test_environment_yml_lists_every_dependency_of_pyproject():
 def test_toc_link_and_config_are_where_jupyter_book_looks():
     assert (ROOT / "book" / "_toc.yml").resolve() == (ROOT / "_toc.yml").resolve()
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert "hw5lib.book.sphinxext" in config["sphinx"]["extra_extensions"]
+    assert "hw5lib.publish.sphinxext" in config["sphinx"]["extra_extensions"]
     assert "html_theme_options" not in config["sphinx"]["config"], \
         "html_theme_options would replace jupyter-book's own (launch buttons); use hw5lib_theme_options"
 
 
 def test_every_chapter_is_in_the_toc_and_has_a_parameters_cell():
-    from hw5lib.book import registry as chapters
+    from hw5lib.publish import registry as chapters
 
     toc = (ROOT / "_toc.yml").read_text()
     for chapter in chapters.all_chapters().values():

@@ -1,6 +1,6 @@
 import pytest
 
-from hw5lib.book import registry as chapters
+from hw5lib.publish import registry as chapters
 from hw5lib.publish import profiles
 from hw5lib.device import pick_device
 from hw5lib.publish.profiles import ParameterError

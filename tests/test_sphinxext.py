@@ -2,7 +2,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hw5lib.book import sphinxext
+from hw5lib.publish import sphinxext
 
 
 def fake_env(**attributes):

@@ -5,4 +5,4 @@ sentences its findings are written in, in both languages, and its figures and ta
 
 This package imports none of its modules: a notebook that imports one chapter's module depends
 on that module's imports alone, which is what keys the chapter's execution cache (see
-:func:`hw5lib.book.sphinxext.dependencies`)."""
+:func:`hw5lib.publish.sphinxext.dependencies`)."""

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from hw5lib.book import registry as chapters
+from hw5lib.publish import registry as chapters
 from hw5lib.publish.results import RUN_DIR_ENV
 
 

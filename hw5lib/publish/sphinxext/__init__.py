@@ -9,8 +9,8 @@ How it works (see docs in README, "How the bilingual book is built"):
    page in the other language, the PDF) used by ``lang-switch.html``.
 3. ``build-finished``: the pages written in this build get ``dir`` on their ``<html>`` tag, and
    the primary build (Persian, at the site root) runs the other language's build into ``en/``
-   in a child process (:mod:`hw5lib.book.sphinxext.child`), sharing the execution cache. So a plain ``jupyter-book build book/``
-   produces both books.
+   in a child process (:mod:`hw5lib.publish.sphinxext.child`), sharing the execution cache. So a
+   plain ``jupyter-book build book/`` produces both books.
 4. ``{hw5lib-results}``: a table of every chapter's headline results beside the report's,
    filled at write time from the chapters' glued results (see :mod:`hw5lib.publish.results`).
 """
@@ -29,10 +29,10 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from hw5lib.book import assets, dependencies
+from hw5lib.publish import assets, dependencies
 from hw5lib.publish import i18n
 from hw5lib.publish.profiles import default_profile
-from hw5lib.book.sphinxext.child import run_child
+from hw5lib.publish.sphinxext.child import run_child
 
 LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -121,7 +121,8 @@ def _drop_duplicate_scripts(context: dict) -> None:
     seen, unique = set(), []
     for script in context.get("script_files", []):
         attributes = getattr(script, "attributes", {})
-        key = (str(getattr(script, "filename", script) or ""), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        key = (str(getattr(script, "filename", script) or ""),
+               tuple(sorted((k, str(v)) for k, v in attributes.items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hw5lib.book import registry as chapters
+from hw5lib.publish import registry as chapters
 from hw5lib.publish import profiles
 
 
@@ -24,7 +24,7 @@ def _parse_value(text: str):
 
 
 def _run(args) -> int:
-    from hw5lib.book.runner import run_chapter
+    from hw5lib.publish.runner import run_chapter
 
     given = {}
     for name, value in args.parameter or ():
@@ -32,14 +32,15 @@ def _run(args) -> int:
             raise profiles.ParameterError("Give the profile with --profile, not -p profile.")
         given[name] = _parse_value(value)
     run_dir = run_chapter(args.chapter, args.profile, given, output=args.output, progress=not args.quiet)
-    print(f"hw5lib: chapter {chapters.canonical(args.chapter)} ({args.profile or profiles.default_profile()}) finished: {run_dir}")
+    profile = args.profile or profiles.default_profile()
+    print(f"hw5lib: chapter {chapters.canonical(args.chapter)} ({profile}) finished: {run_dir}")
     return 0
 
 
 def _book(args) -> int:
     import os
 
-    from hw5lib.book import build as book
+    from hw5lib.publish import book
 
     if args.profile:  # the chapters' kernels (and the second language's build) inherit it
         os.environ[profiles.PROFILE_ENV] = profiles.check_profile(args.profile)
@@ -63,7 +64,7 @@ def _chapters(args) -> int:
 
 
 def _assets(args) -> int:
-    from hw5lib.book import assets
+    from hw5lib.publish import assets
 
     for name, path in assets.ensure_all().items():
         print(f"{name}: {path}")
@@ -75,7 +76,8 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="execute one chapter with papermill into runs/<chapter>-<time>/")
-    run.add_argument("chapter", help=f"one of: {', '.join(chapters.NAMES)} (or the short {', '.join(chapters.ALIASES)})")
+    run.add_argument("chapter", help=f"one of: {', '.join(chapters.NAMES)} "
+                     f"(or the short {', '.join(chapters.ALIASES)})")
     run.add_argument("--profile", help=f"{' | '.join(profiles.PROFILES)} (default: ${profiles.PROFILE_ENV}, else "
                      f"{profiles.DEFAULT_PROFILE})")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
@@ -104,9 +106,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hw5lib.book.assets import AssetError
-    from hw5lib.book.build import BookBuildError
-    from hw5lib.book.runner import ChapterRunError
+    from hw5lib.publish.assets import AssetError
+    from hw5lib.publish.book import BookBuildError
+    from hw5lib.publish.runner import ChapterRunError
 
     args = parser().parse_args(argv)
     try:

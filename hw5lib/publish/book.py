@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from hw5lib.publish import i18n
-from hw5lib.book.sphinxext.child import run_child
+from hw5lib.publish.sphinxext.child import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -71,7 +71,7 @@ def stage_runs(runs, root: Path = ROOT) -> Path:
     """
     import json
 
-    from hw5lib.book import registry as chapters
+    from hw5lib.publish import registry as chapters
 
     root = Path(root).resolve()
     staged = root / "_build" / "staged" / "book"

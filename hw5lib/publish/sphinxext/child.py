@@ -20,7 +20,7 @@ from pathlib import Path
 def run_child(lang: str, srcdir: Path, outdir: Path, cache: Path | None = None, builder: str = "html",
               warnings_as_errors: bool = False, cwd: Path | None = None) -> int:
     """Build ``lang`` into ``outdir`` in a new process; return its exit status."""
-    command = [sys.executable, "-m", "hw5lib.book.sphinxext.child", "--lang", lang, "--builder", builder,
+    command = [sys.executable, "-m", "hw5lib.publish.sphinxext.child", "--lang", lang, "--builder", builder,
                "--srcdir", str(srcdir), "--outdir", str(outdir)]
     if cache is not None:
         command += ["--cache", str(cache)]

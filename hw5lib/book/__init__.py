@@ -1,1 +1,0 @@
-"""Running chapters and building the book: the chapter registry, papermill runs, the Sphinx extension, the PDFs, the CLI."""
