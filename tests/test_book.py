@@ -28,7 +28,7 @@ def built(project_copy):
     """The whole book, both languages, HTML (Sphinx warnings as errors) and PDFs, built offline."""
     if chromium_path() is None:
         pytest.skip("no Chromium: install Debian's chromium (scripts/setup does)")
-    command, env = offline([sys.executable, "-c", "import sys; from hw5lib import book; "
+    command, env = offline([sys.executable, "-c", "import sys; from hw5lib.publish import book; "
                             "book.build(pdf=True, warnings_as_errors=True, root=sys.argv[1])", str(project_copy)],
                            {**os.environ, "HW5LIB_PROFILE": PROFILE})
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
