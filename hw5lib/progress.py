@@ -19,3 +19,10 @@ def progress(items: Iterable, enabled: bool = True, description: str = "", total
     if not enabled:
         return items
     return _tqdm(items, desc=description, total=total, leave=leave)
+
+
+def byte_progress(total: int | None, initial: int = 0, description: str = "", enabled: bool = True):
+    """A bar counting bytes (a download: ``initial`` bytes were there before); call ``update(n)``
+    and ``close()``. Disabled, it does nothing."""
+    return _tqdm(total=total, initial=initial, desc=description, unit="B", unit_scale=True, unit_divisor=1024,
+                 disable=not enabled, leave=False)

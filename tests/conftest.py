@@ -19,6 +19,9 @@ def _share_the_cores() -> None:
 
 
 _share_the_cores()  # before any test module imports torch
+# Nothing in the tests reaches outside the machine: no data set is downloaded (tests/test_fetch.py
+# lifts this for its own loopback server). Inherited by the kernels and commands tests start.
+os.environ.setdefault("HW5LIB_OFFLINE", "1")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -176,8 +176,8 @@ BAD_PARAMETERS = [
     ("q4", {"learning_rate": "fast"}, "Parameter 'learning_rate' must be a number, got 'fast'."),
     ("q4", {"seed": True}, "Parameter 'seed' must be an integer, got True."),
     ("q4", {"device": "tpu"}, "Parameter 'device' "),
-    ("q4", {"data": "{tmp}/nowhere"}, "Parameter 'data' must be auto, synthetic or a folder of FSDD or AudioMNIST "
-                                      "recordings, and '{tmp}/nowhere' is not a folder."),
+    ("q4", {"data": "{tmp}/nowhere"}, "Parameter 'data' must be auto, fsdd, audiomnist, synthetic or a folder of "
+                                      "FSDD or AudioMNIST recordings, and '{tmp}/nowhere' is not a folder."),
     ("q4", {"data": "{tmp}"}, "Parameter 'data': No .wav files under {tmp}; expected FSDD"),
     ("whisper", {"data": "{tmp}"}, "Parameter 'data': {tmp} holds 0 CSV/TSV tables; expected exactly one"),
     ("whisper", {"model_name_or_path": "whisper base"}, "Parameter 'model_name_or_path' must be tiny (built here, "

@@ -85,7 +85,7 @@ def test_q2_headline_numbers_make_the_point(tmp_path):
     (["run", "q2", "-p", "profile", "full"], "hw5lib: Give the profile with --profile, not -p profile."),
     (["run", "nope"], "hw5lib: Unknown chapter 'nope'; the chapters are:"),
     (["run", "q1", "-p", "data", "/nowhere/at/all"],
-     "hw5lib: Parameter 'data' must be auto, synthetic or a folder of FSDD or AudioMNIST recordings, "
+     "hw5lib: Parameter 'data' must be auto, fsdd, audiomnist, synthetic or a folder of FSDD or AudioMNIST recordings, "
      "and '/nowhere/at/all' is not a folder."),
 ])
 def test_bad_input_is_one_sentence_and_starts_nothing(args, message, tmp_path):

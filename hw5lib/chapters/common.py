@@ -6,9 +6,11 @@ from __future__ import annotations
 from hw5lib.publish.profiles import Parameter
 
 # the data parameter of every chapter that works on spoken digits (hw5lib.data.audio.load_digits)
-SPOKEN_DIGITS = Parameter("data", "data_source", "auto",
-                          "spoken digits: auto (the FSDD recordings at $HW5LIB_DATA/fsdd or ../shared/data/fsdd "
-                          "when present, else synthetic), synthetic, or a folder of FSDD or AudioMNIST recordings")
+SPOKEN_DIGITS = Parameter("data", "data_source", {"smoke": "auto", "quick": "auto", "full": "audiomnist"},
+                          "spoken digits: auto (FSDD: $HW5LIB_DATA/fsdd or ../shared/data/fsdd, else the cache, "
+                          "else downloaded and verified; synthetic speakers when none can be had), fsdd, audiomnist "
+                          "(downloaded and verified; the full profile's), synthetic, or a folder of FSDD or "
+                          "AudioMNIST recordings")
 
 
 def spoken_digits(speakers: dict, clips_per_digit: dict) -> tuple[Parameter, ...]:

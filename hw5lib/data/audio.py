@@ -152,6 +152,7 @@ class DigitSet:
     folder: Path | None
     synthetic: bool
     notes: list = field(default_factory=list)  # what the load changed or skipped, in sentences
+    origin: dict = field(default_factory=dict)  # how it was found (hw5lib.data.fetch.Origin.describe)
 
     def __len__(self) -> int:
         return len(self.audio)
@@ -167,9 +168,11 @@ class DigitSet:
         return pd.crosstab(pd.Series(self.speakers, name="speaker"), pd.Series(self.digits, name="digit"))
 
     def describe(self) -> dict:
+        """Which data this is: name, size, rate, folder, whether synthetic, and how it was found
+        (and, when synthetic, why no recordings were used)."""
         return {"source": self.source, "synthetic": self.synthetic, "clips": len(self),
                 "speakers": len(self.speaker_names), "sample_rate": self.sample_rate,
-                "folder": str(self.folder) if self.folder else None}
+                "folder": str(self.folder) if self.folder else None, **self.origin}
 
 
 def _limit(clips: list[Clip], per_speaker_digit: int | None, max_speakers: int | None) -> list[Clip]:
@@ -193,15 +196,21 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
                 report: Callable[[str], None] = print) -> DigitSet:
     """Load spoken digits.
 
-    ``data_dir``: a folder in the FSDD or AudioMNIST layout; ``"auto"`` for this workplace's FSDD
-    when present (see :func:`shared_fsdd`) and synthetic digits otherwise; ``None`` or
+    ``data_dir``: a folder in the FSDD or AudioMNIST layout; ``"fsdd"`` or ``"audiomnist"`` for
+    that data set, found or downloaded and verified (:func:`hw5lib.data.fetch.locate_digits`);
+    ``"auto"`` for FSDD when it can be had and synthetic digits otherwise; ``None`` or
     ``"synthetic"`` for synthetic digits (``synthetic_speakers`` voices, ``synthetic_takes`` takes
     of each digit). ``per_speaker_digit`` and ``max_speakers`` take a deterministic subset."""
-    synthetic = data_dir is None or data_dir == "synthetic" or (data_dir == "auto" and shared_fsdd() is None)
+    from hw5lib.data.fetch import locate_digits, resampled
+
+    origin = locate_digits(data_dir, progress=progress, report=report)
+    synthetic = origin.synthetic
     if synthetic:
         folder = synthesize_digits(synthetic_speakers, synthetic_takes, seed=seed, progress=progress)
+    elif origin.dataset == "AudioMNIST":  # 48 kHz: resampled to the chapters' rate once, into the cache
+        folder = resampled(origin.folder.parent, origin.folder.name, sample_rate, progress) / origin.folder.name
     else:
-        folder = shared_fsdd() if data_dir == "auto" else Path(data_dir).expanduser()
+        folder = origin.folder
     layout, clips = find_clips(folder, skip_bad=skip_bad, report=report)
     clips = _limit(clips, per_speaker_digit, max_speakers)
     source = "synthetic (espeak-ng)" if synthetic else {"fsdd": "FSDD", "audiomnist": "AudioMNIST"}[layout]
@@ -222,7 +231,7 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
         notes.append(note)
         report(note)
     return DigitSet(audio, np.array([c.digit for c in kept]), np.array([c.speaker for c in kept]),
-                    sample_rate, source, folder, synthetic, notes)
+                    sample_rate, source, folder, synthetic, notes, origin.describe())
 
 
 def _silent(message: str) -> None:

@@ -97,17 +97,17 @@ def _to_storage(name: str, value) -> str:
 
 
 def _to_data_source(name: str, value) -> str:
-    """'auto', 'synthetic', or a folder of FSDD or AudioMNIST recordings (its file names are
-    checked here, before anything runs; the audio itself when it is read)."""
+    """'auto', 'fsdd', 'audiomnist', 'synthetic', or a folder of FSDD or AudioMNIST recordings (its
+    file names are checked here, before anything runs; the audio itself when it is read)."""
     from hw5lib.data.audio import AudioError, find_clips
 
     value = _to_str(name, value).strip()
-    if value in {"auto", "synthetic"}:
+    if value in {"auto", "fsdd", "audiomnist", "synthetic"}:
         return value
     folder = Path(value).expanduser()
     if not folder.is_dir():
-        raise ParameterError(f"Parameter '{name}' must be auto, synthetic or a folder of FSDD or AudioMNIST "
-                             f"recordings, and {value!r} is not a folder.")
+        raise ParameterError(f"Parameter '{name}' must be auto, fsdd, audiomnist, synthetic or a folder of FSDD or "
+                             f"AudioMNIST recordings, and {value!r} is not a folder.")
     try:
         find_clips(folder, skip_bad=True, report=lambda message: None)
     except AudioError as error:
