@@ -383,3 +383,52 @@ def test_audiomnist_folds_are_speaker_disjoint_and_test_every_speaker_once():
         assert train | validation | test == set(range(1, 61)) and not (train & test or train & validation)
     tested = [speaker for fold in fetch.AUDIOMNIST_FOLDS for speaker in fold["test"]]
     assert sorted(tested) == list(range(1, 61))
+
+
+@needs_fsdd
+def test_the_data_command_fetches_and_reports(server, cache, monkeypatch, capsys, tmp_path):
+    from hw5lib.publish import cli
+
+    files = fsdd_files(speakers={"theo"}, takes=1)
+    server.routes["/fsdd.tar.gz"] = tar_gz(files)
+    narrowed = tmp_path / "mirror.tsv"
+    narrowed.write_text("path\tbytes\tsha256\n" + "".join(f"{n}\t{len(d)}\t{hashlib.sha256(d).hexdigest()}\n"
+                                                          for n, d in files.items()))
+    monkeypatch.setenv("HW5LIB_FSDD_MANIFEST", str(narrowed))
+    assert cli.main(["data", "status"]) == 0
+    assert "FSDD: not in the cache" in capsys.readouterr().out
+    monkeypatch.setenv("HW5LIB_FSDD_URL", f"http://127.0.0.1:{_closed_port()}/fsdd.tar.gz")
+    assert cli.main(["data", "fetch", "--quiet"]) == 2
+    assert "hw5lib: Cannot reach 127.0.0.1" in capsys.readouterr().err
+    monkeypatch.setenv("HW5LIB_FSDD_URL", server.url("/fsdd.tar.gz"))
+    assert cli.main(["data", "fetch", "fsdd", "--quiet"]) == 0
+    assert "FSDD: 10 clips of 1 speaker at" in capsys.readouterr().out
+    assert cli.main(["data", "fetch", "cifar"]) == 2
+    assert "Unknown data set 'cifar'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@needs_fsdd
+def test_a_chapter_run_downloads_fsdd_from_a_mirror_and_records_it(server, cache, monkeypatch, tmp_path):
+    """End to end, through the command a user types: no workplace data, an empty cache, FSDD on a mirror."""
+    import json
+    import subprocess
+    import sys
+
+    files = fsdd_files(speakers={"george", "jackson", "theo"}, takes=12)
+    server.routes["/fsdd.tar.gz"] = tar_gz(files)
+    narrowed = tmp_path / "mirror.tsv"
+    narrowed.write_text("path\tbytes\tsha256\n" + "".join(f"{n}\t{len(d)}\t{hashlib.sha256(d).hexdigest()}\n"
+                                                          for n, d in files.items()))
+    monkeypatch.setenv("HW5LIB_FSDD_URL", server.url("/fsdd.tar.gz"))
+    monkeypatch.setenv("HW5LIB_FSDD_MANIFEST", str(narrowed))
+    run = subprocess.run([sys.executable, "-m", "hw5lib", "run", "q1_automl", "--profile", "smoke", "--quiet",
+                          "--output", str(tmp_path / "runs")], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    saved = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert saved["data"]["source"] == "FSDD" and saved["data"]["how"] == "downloaded"
+    assert saved["data"]["synthetic"] is False and saved["data"]["digest"] == fetch._digest(manifest_of(files))
+    executed = (run_dir / "q1_automl.ipynb").read_text(encoding="utf-8")
+    assert "downloaded for this run" in executed, "the page's data box says where its recordings came from"
+    assert server.requests and server.requests[0][0] == "/fsdd.tar.gz"

@@ -38,11 +38,23 @@ def test_summary_table_in_both_languages():
     record = make_record()
     en = results.summary_table([("q2_vanishing", record)], "en")
     fa = results.summary_table([("q2_vanishing", record)], "fa")
-    assert en["header"] == ["Chapter", "Run", "Quantity", "This book", "Report"]
-    assert en["rows"][0] == [("Q2", "q2_vanishing"), "full · cuda", "accuracy", "97.3%", "40.0%"]
-    assert en["rows"][1] == ["", "", "error", "1.5e-15", "—"]
-    assert fa["rows"][0][2:] == ["دقت", "۹۷٫۳%", "۴۰٫۰%"]
+    assert en["header"] == ["Chapter", "Run", "Data", "Quantity", "This book", "Report"]
+    assert en["rows"][0] == [("Q2", "q2_vanishing"), "full · cuda", "no recordings", "accuracy", "97.3%", "40.0%"]
+    assert en["rows"][1] == ["", "", "", "error", "1.5e-15", "—"]
+    assert fa["rows"][0][2:] == ["بدون ضبط صدا", "دقت", "۹۷٫۳%", "۴۰٫۰%"]
     assert results.summary_table([], "en")["rows"] == []
+
+
+def test_the_summary_says_which_recordings_each_chapter_used():
+    real = {"source": "FSDD", "synthetic": False, "speakers": 5, "clips": 1250, "how": "workplace"}
+    synthetic = {"source": "synthetic (espeak-ng)", "synthetic": True, "speakers": 8, "clips": 800}
+    assert results.data_words(real, "en") == "FSDD, real: 5 speakers, 1,250 clips"
+    assert results.data_words(real, "fa") == "FSDD، واقعی: ۵ گوینده، ۱٬۲۵۰ گفته"
+    assert results.data_words({"name": "toy functions", "digits": synthetic}, "en") == "synthetic: 8 voices, 800 clips"
+    assert results.data_words({"name": "random networks", "synthetic": True}, "en") == "no recordings"
+    record = make_record()
+    record.data = synthetic
+    assert results.summary_table([("q4_digits", record)], "en")["rows"][0][2] == "synthetic: 8 voices, 800 clips"
 
 
 def test_publish_writes_results_json_in_a_run(tmp_path, monkeypatch):
@@ -104,7 +116,7 @@ def test_a_value_in_words_is_shown_in_each_language():
     record = results.ChapterResults("q1", {"fa": "س", "en": "Q"})
     record.add("best", {"fa": "CMVN هر گوینده", "en": "per-speaker CMVN"}, fa="بهترین", en="best", fmt="{}")
     assert record["best"].formatted(record["best"].value, "fa") == "CMVN هر گوینده"
-    assert results.summary_table([("q1", record)], "en")["rows"][0][3] == "per-speaker CMVN"
+    assert results.summary_table([("q1", record)], "en")["rows"][0][4] == "per-speaker CMVN"
     with pytest.raises(ValueError, match="exactly the languages"):
         record.add("worst", {"en": "smoothing"}, fa="بدترین", en="worst")
 
@@ -119,3 +131,50 @@ def test_glue_value_glues_numbers_and_words_for_both_pages(monkeypatch):
     assert glued == {"accuracy": "1234.5", "accuracy_fa": "۱۲۳۴٫۵", "verdict": "Held", "verdict_fa": "برقرار"}
     with pytest.raises(ValueError, match="needs exactly the languages"):
         results.glue_value("verdict", {"en": "Held"})
+
+
+SYNTHETIC_DIGITS = {"source": "synthetic (espeak-ng)", "synthetic": True, "speakers": 8, "clips": 800,
+                    "how": "synthetic", "reason": "Cannot reach github.com (name or service not known): no network?"}
+REAL_DIGITS = {"source": "FSDD", "synthetic": False, "speakers": 6, "clips": 3000, "how": "downloaded",
+               "commit": "26eb9aaf76e81b692f806f9140c2d2777410d7a1", "digest": "ab" * 32, "checked": "manifest"}
+
+
+def test_the_data_notice_warns_of_synthetic_speakers_with_the_reason_and_the_way_out():
+    from hw5lib.publish.datanote import data_notice
+
+    notice = data_notice(SYNTHETIC_DIGITS)
+    assert notice["en"].startswith(":::{admonition} Synthetic speakers\n:class: warning\n")
+    assert notice["en"].endswith(":::\n") and notice["fa"].startswith(":::{admonition} گوینده‌های ساختگی\n")
+    for lang in ("en", "fa"):
+        assert SYNTHETIC_DIGITS["reason"] in notice[lang] and "HW5LIB_FSDD_URL" in notice[lang]
+        assert "-p data /path/to/recordings" in notice[lang]
+    assert "800 clips of 8 machine voices" in notice["en"] and "۸۰۰" in notice["fa"]
+    speech = data_notice({"source": "synthetic (espeak-ng)", "synthetic": True, "speakers": 6, "clips": 10,
+                          "kind": "speech"})
+    assert "no folder of transcribed recordings was given" in speech["en"] and "Common Voice" in speech["en"]
+
+
+def test_the_data_notice_of_real_recordings_names_source_size_and_check():
+    from hw5lib.publish.datanote import data_notice
+
+    notice = data_notice(REAL_DIGITS)
+    assert notice["en"].startswith(":::{admonition} Data\n:class: note\n")
+    assert "3,000 recordings of 6 people from FSDD, downloaded for this run" in notice["en"]
+    assert "checked against the manifest of commit `26eb9aa`" in notice["en"] and "abababababab" in notice["en"]
+    assert "۳٬۰۰۰ ضبط از ۶ گوینده از FSDD" in notice["fa"]
+
+
+def test_publish_glues_the_data_notice_only_for_a_chapter_on_recordings(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(
+        name, getattr(value, "data", value)))
+    monkeypatch.delenv(results.RUN_DIR_ENV, raising=False)
+    record = make_record()
+    record.data = {"name": "random networks", "synthetic": True}
+    record.publish()
+    assert results.DATA_NOTICE not in glued
+    record.data = {"name": "toy functions", "digits": SYNTHETIC_DIGITS}
+    record.publish()
+    assert ":class: warning" in glued[results.DATA_NOTICE] and ":class: warning" in glued["data_notice_fa"]

@@ -42,3 +42,4 @@ _REAL_FA = {"FSDD": "FSDD (ضبط‌های واقعی)", "AudioMNIST": "AudioMNI
 def source_words(source: str) -> dict[str, str]:
     """The spoken digits' source (``DigitSet.source``) in both languages, for ``glue_value``."""
     return {"fa": _REAL_FA.get(source, "ساختگی، با espeak-ng"), "en": source}
+

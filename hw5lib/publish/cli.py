@@ -1,4 +1,4 @@
-"""``python -m hw5lib``: run a chapter, build the book, list chapters, fetch web assets.
+"""``python -m hw5lib``: run a chapter, build the book, list chapters, fetch data and web assets.
 
 Errors a user can fix are printed as one sentence (exit status 2); nothing else is caught.
 """
@@ -71,6 +71,28 @@ def _assets(args) -> int:
     return 0
 
 
+def _data(args) -> int:
+    from hw5lib.data import fetch
+
+    datasets = {"fsdd": fetch.FSDD, "audiomnist": fetch.AUDIOMNIST}
+    unknown = sorted(set(args.datasets) - set(datasets))
+    if unknown:
+        raise profiles.ParameterError(f"Unknown data set {unknown[0]!r}; choose fsdd or audiomnist.")
+    for name in args.datasets or ["fsdd"]:
+        dataset = datasets[name]
+        if args.action == "fetch":
+            fetch.fetch(dataset, progress=not args.quiet)
+        record = dataset.record()
+        if record:
+            speakers = f"{record['speakers']} speaker{'s' if record['speakers'] != 1 else ''}"
+            print(f"{dataset.title}: {record['clips']:,} clips of {speakers} at {dataset.home()}, "
+                  f"checked ({record['checked']}) from {record.get('url', '?')}; digest {record['digest'][:12]}")
+        else:
+            print(f"{dataset.title}: not in the cache ({dataset.home()}); `python -m hw5lib data fetch {name}` "
+                  f"downloads it from {dataset.url()}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m hw5lib", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -100,12 +122,19 @@ def parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("chapters", help="list chapters and their parameters")
     listing.set_defaults(handler=_chapters)
 
+    data = commands.add_parser("data", help="fetch FSDD / AudioMNIST into the cache (verified), or say what is there")
+    data.add_argument("action", choices=["fetch", "status"])
+    data.add_argument("datasets", nargs="*", metavar="DATASET", help="fsdd and/or audiomnist (default: fsdd)")
+    data.add_argument("--quiet", action="store_true", help="no progress bar")
+    data.set_defaults(handler=_data)
+
     fetch = commands.add_parser("assets", help="fetch the book's offline web assets (MathJax, Vazirmatn)")
     fetch.set_defaults(handler=_assets)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hw5lib.data.audio import AudioError
     from hw5lib.publish.assets import AssetError
     from hw5lib.publish.book import BookBuildError
     from hw5lib.publish.runner import ChapterRunError
@@ -113,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (profiles.ParameterError, ChapterRunError, BookBuildError, AssetError, OSError) as exc:
+    except (profiles.ParameterError, ChapterRunError, BookBuildError, AssetError, AudioError, OSError) as exc:
         print(f"hw5lib: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -124,6 +124,7 @@ def switch_url(pagename: str, from_lang: str, to_lang: str, primary: str = PRIMA
 
 
 _PERSIAN_DIGITS = str.maketrans("0123456789.-", "۰۱۲۳۴۵۶۷۸۹٫−")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # 1,250 -> 1٬250: the Persian thousands separator
 
 
 def localise_number(text: str, lang: str) -> str:
@@ -133,7 +134,7 @@ def localise_number(text: str, lang: str) -> str:
         return text
     parts = re.split(r"(\$[^$]*\$)", text)
     return "".join(part if part.startswith("$") and part.endswith("$") and len(part) > 1
-                   else part.translate(_PERSIAN_DIGITS) for part in parts)
+                   else _THOUSANDS.sub("٬", part).translate(_PERSIAN_DIGITS) for part in parts)
 
 
 LANGUAGE_NAMES = {"fa": "فارسی", "en": "English"}

@@ -16,12 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hw5lib.publish import i18n
+from hw5lib.publish.datanote import data_notice
 from hw5lib.io import atomic_write_text
 
 GLUE_KEY = "hw5lib_results"
 # a "+json" type stays JSON for nbformat even behind glue's "application/papermill.record/" prefix
 MIME = "application/vnd.hw5lib.publish.results+json"
 RUN_DIR_ENV = "HW5LIB_RUN_DIR"
+DATA_NOTICE = "data_notice"  # glued by publish() for a chapter on recordings: paste it with {glue:md} :format: myst
 
 
 @dataclass
@@ -99,13 +101,18 @@ class ChapterResults:
         raise ValueError(f"The glued results hold no {MIME} data (found {sorted(bundle)}).")
 
     def publish(self) -> Path | None:
-        """Glue the record for the book and, in a ``hw5lib run``, write ``results.json``."""
+        """Glue the record for the book (and, for a chapter on recordings, the admonition saying
+    where they came from, as ``data_notice``) and, in a ``hw5lib run``, write ``results.json``."""
         from myst_nb import glue
 
         from hw5lib.publish.provenance import collect
 
         self.provenance = collect(seed=self.parameters.get("seed"), data=self.data)
         glue(GLUE_KEY, self, display=False)
+        used = recordings(self.data)
+        if used:  # the page's admonition on where its recordings came from (pasted near its top)
+            notices = [data_notice(record) for record in used]
+            glue_value(DATA_NOTICE, {lang: "\n".join(n[lang] for n in notices) for lang in i18n.LANGUAGES})
         run_dir = os.environ.get(RUN_DIR_ENV)
         if not run_dir:
             return None
@@ -115,9 +122,33 @@ class ChapterResults:
 
 
 _HEADER = {
-    "fa": ["فصل", "اجرا", "کمیت", "این کتاب", "گزارش"],
-    "en": ["Chapter", "Run", "Quantity", "This book", "Report"],
+    "fa": ["فصل", "اجرا", "داده", "کمیت", "این کتاب", "گزارش"],
+    "en": ["Chapter", "Run", "Data", "Quantity", "This book", "Report"],
 }
+_NO_RECORDINGS = {"fa": "بدون ضبط صدا", "en": "no recordings"}
+
+
+def recordings(data: dict) -> list[dict]:
+    """The records of recordings in a chapter's ``data`` (``DigitSet.describe()`` and the like,
+    which name a ``source``): ``data`` itself, or those among its values."""
+    if "source" in data:
+        return [data]
+    return [value for value in data.values() if isinstance(value, dict) and "source" in value]
+
+
+def data_words(data: dict, lang: str) -> str:
+    """Which recordings a chapter's numbers came from, in a few words: the source, whether real or
+    synthetic, speakers and clips."""
+    words = []
+    for record in recordings(data):
+        real = not record.get("synthetic", True)
+        if lang == "fa":
+            kind = f"{record['source']}، واقعی" if real else "ساختگی"
+            words.append(i18n.localise_number(f"{kind}: {record['speakers']} گوینده، {record['clips']:,} گفته", "fa"))
+        else:
+            kind = f"{record['source']}, real" if real else "synthetic"
+            words.append(f"{kind}: {record['speakers']} {'speakers' if real else 'voices'}, {record['clips']:,} clips")
+    return "; ".join(words) or _NO_RECORDINGS[lang]
 _EMPTY = {
     "fa": "هنوز هیچ فصلی اجرا نشده است.",
     "en": "No chapter has been executed yet.",
@@ -125,8 +156,8 @@ _EMPTY = {
 
 
 def summary_table(records: list[tuple[str, ChapterResults]], lang: str) -> dict:
-    """Rows of (chapter link, run, metric, our value, reported value) in ``lang``; the run says
-    which profile and device produced the numbers."""
+    """Rows of (chapter link, run, data, metric, our value, reported value) in ``lang``; the run
+    says which profile and device produced the numbers, the data which recordings."""
     i18n.check_language(lang)
     rows = []
     for docname, record in records:
@@ -134,7 +165,8 @@ def summary_table(records: list[tuple[str, ChapterResults]], lang: str) -> dict:
         for index, metric in enumerate(record.metrics):
             first = index == 0
             rows.append([(record.title.get(lang, record.chapter), docname) if first else "", run if first else "",
-                         metric.label[lang], metric.formatted(metric.value, lang),
+                         data_words(record.data, lang) if first else "", metric.label[lang],
+                         metric.formatted(metric.value, lang),
                          metric.formatted(metric.reported, lang)])
     return {"header": _HEADER[lang], "rows": rows, "empty": _EMPTY[lang]}
 

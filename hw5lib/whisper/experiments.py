@@ -51,7 +51,8 @@ class SpeechData:
 
     def describe(self) -> dict:
         counts = {split: len(self.pick(split)) for split in corpus.SPLITS}
-        return {"name": self.source, "synthetic": self.synthetic, "layout": self.layout, "clips": len(self.utterances),
+        return {"name": self.source, "source": self.source, "synthetic": self.synthetic, "layout": self.layout,
+                "kind": "speech", "clips": len(self.utterances),
                 "speakers": len({u.speaker for u in self.utterances}), **counts}
 
 
