@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from conftest import chromium_path, offline
+from hw5lib.data.audio import shared_fsdd
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 PROFILE = os.environ.get("HW5LIB_TEST_BOOK_PROFILE", "quick")
+DATA_PAGES = ("q1_distances", "q1_automl", "q1_kan", "q3_whisper", "q4_digits")  # chapters on recordings
 CHAPTER_PAGES = ("index", "q1_distances", "q1_automl", "q1_kan", "q2_vanishing", "q3_whisper", "q4_digits")
 PAGES = [(lang, page) for lang in ("fa", "en") for page in CHAPTER_PAGES]
 
@@ -117,6 +119,18 @@ def test_page_reads_right(visit, artifacts, lang, page):
     assert "$$" not in text and "\\begin{aligned}" not in text, "raw TeX left on the page"
     images = tab.eval_on_selector_all("article img", "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth > 0])")
     assert all(ok for _, ok in images), [src for src, ok in images if not ok]
+    if page in DATA_PAGES:  # where the page's recordings came from, in a box above its first section
+        box = tab.locator("article .admonition").first
+        title = box.locator(".admonition-title").inner_text()
+        real = page != "q3_whisper" and shared_fsdd() is not None
+        if real:
+            assert title == ("داده" if lang == "fa" else "Data") and "FSDD" in box.inner_text()
+        else:
+            assert title == ("گوینده‌های ساختگی" if lang == "fa" else "Synthetic speakers")
+            assert "HW5LIB_OFFLINE" in box.inner_text() or page == "q3_whisper", "the reason is given"
+        assert tab.evaluate("""() => { const box = document.querySelector('article .admonition');
+            const section = document.querySelector('article section section');
+            return !section || !!(box.compareDocumentPosition(section) & Node.DOCUMENT_POSITION_FOLLOWING); }""")
     if page == "q2_vanishing":
         assert len(images) == 2  # gradient norms and training curves (the error table is HTML)
         assert tab.locator("mjx-container").count() > 10
@@ -188,6 +202,8 @@ def test_results_table_is_filled_from_the_chapter(visit):
     assert table.count() == 1
     cells = table.inner_text()
     assert "Q2: Let's not vanish" in cells and "final training loss, residual" in cells
+    assert "Data" in table.locator("th").all_inner_texts() and "no recordings" in cells  # Q2 uses none
+    assert ("FSDD, real" if shared_fsdd() is not None else "synthetic:") in cells
     assert "Q1: Distances between distributions" in cells and "best closing method" in cells
     tab_fa, _ = visit("fa", "index")
     assert "هزینهٔ پایانی آموزش" in tab_fa.locator("table.hw5lib-results").inner_text()
