@@ -178,3 +178,7 @@ def test_publish_glues_the_data_notice_only_for_a_chapter_on_recordings(monkeypa
     record.data = {"name": "toy functions", "digits": SYNTHETIC_DIGITS}
     record.publish()
     assert ":class: warning" in glued[results.DATA_NOTICE] and ":class: warning" in glued["data_notice_fa"]
+    assert "This page's numbers on spoken digits come from 800 clips" in glued[results.DATA_NOTICE]
+    record.data = SYNTHETIC_DIGITS
+    record.publish()
+    assert glued[results.DATA_NOTICE].split("\n")[2].startswith("These numbers come from 800 clips")

@@ -31,11 +31,11 @@ _GET_REAL = {
 }
 
 
-def data_notice(described: dict) -> dict[str, str]:
+def data_notice(described: dict, part: bool = False) -> dict[str, str]:
     """A MyST admonition in each language saying where a page's recordings came from (a
     ``DigitSet.describe()`` or a Whisper ``SpeechData.describe()``): real ones with their source,
     size and check; synthetic ones as a warning with the reason no recordings were used and how to
-    get real ones."""
+    get real ones. ``part``: the recordings are one part of the page (its spoken digits), not all of it."""
     kind = described.get("kind", "digits")
     clips, speakers = f"{described['clips']:,}", described["speakers"]
     if described["synthetic"]:
@@ -43,11 +43,13 @@ def data_notice(described: dict) -> dict[str, str]:
                                              else "synthetic speakers were asked for")
         stop = "" if reason.rstrip()[-1:] in ".?!" else "."
         voices = f"{speakers} machine voice{'s' if speakers != 1 else ''}"
-        en = (f"These numbers come from {clips} clips of {voices}, {described['source']}, not from "
+        subject = {"en": "This page's numbers on spoken digits" if part else "These numbers",
+                   "fa": "عددهای این صفحه دربارهٔ ارقام گفته‌شده" if part else "عددهای این صفحه"}
+        en = (f"{subject['en']} come from {clips} clips of {voices}, {described['source']}, not from "
               f"recordings of people, because: {reason.strip()}{stop} Machine voices are easier to tell apart and to "
               f"recognise than people are, so read them as a check that the code works. "
               f"{_GET_REAL[kind]['en']}")
-        fa = (f"عددهای این صفحه از {localise_number(clips, 'fa')} گفتهٔ {localise_number(str(speakers), 'fa')} صدای "
+        fa = (f"{subject['fa']} از {localise_number(clips, 'fa')} گفتهٔ {localise_number(str(speakers), 'fa')} صدای "
               f"ماشینی، {described['source']}، آمده‌اند، نه از صدای ضبط‌شدهٔ آدم‌ها؛ دلیلش: `{reason.strip()}` "
               "صداهای ماشینی را آسان‌تر از صدای آدم‌ها می‌شود از هم جدا کرد و بازشناخت، پس این عددها را نشانهٔ "
               f"درست کار کردن کد بخوانید، نه کیفیت مدل‌ها. {_GET_REAL[kind]['fa']}")

@@ -111,7 +111,7 @@ class ChapterResults:
         glue(GLUE_KEY, self, display=False)
         used = recordings(self.data)
         if used:  # the page's admonition on where its recordings came from (pasted near its top)
-            notices = [data_notice(record) for record in used]
+            notices = [data_notice(record, part=record is not self.data) for record in used]
             glue_value(DATA_NOTICE, {lang: "\n".join(n[lang] for n in notices) for lang in i18n.LANGUAGES})
         run_dir = os.environ.get(RUN_DIR_ENV)
         if not run_dir:
