@@ -117,7 +117,8 @@ def test_q1_on_synthetic_voices_measures_the_shift(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = tmp_path.iterdir()
     values, saved = metrics(run_dir)
-    assert saved["data"]["source"] == "synthetic (espeak-ng)" and saved["data"]["synthetic"] is True
+    assert saved["data"]["source"].startswith("synthetic crowd (") and saved["data"]["synthetic"] is True
+    assert saved["data"]["how"] == "synthetic" and "data=synthetic" in saved["data"]["reason"]
     assert values["within_speaker_accuracy"] > 50  # ten digits: chance is 10%
     assert values["drift_detection_delay"] is not None and 0 < values["drift_detection_delay"] < 1000
     assert values["drift_false_alarm_rate"] <= 5

@@ -41,5 +41,8 @@ _REAL_FA = {"FSDD": "FSDD (ضبط‌های واقعی)", "AudioMNIST": "AudioMNI
 
 def source_words(source: str) -> dict[str, str]:
     """The spoken digits' source (``DigitSet.source``) in both languages, for ``glue_value``."""
-    return {"fa": _REAL_FA.get(source, "ساختگی، با espeak-ng"), "en": source}
+    if source in _REAL_FA:
+        return {"fa": _REAL_FA[source], "en": source}
+    engines = source[source.find("(") + 1:source.rfind(")")] if "(" in source else "espeak-ng"
+    return {"fa": f"جمعیت گوینده‌های ساختگی ({engines})", "en": source}
 

@@ -388,10 +388,10 @@ def disjoint_finding(model: str, unheard: float, random_split_accuracy: float, l
                 "voice, which the random split hides; it is the number to report.")
     return (f"بهترین مدل روی گویندهٔ نشنیده «{name}» است با میانگین {_pct(unheard, lang)}٪، هم‌تراز یا بهتر از "
             f"همان مدل در تقسیم تصادفی ({_pct(random_split_accuracy, lang)}٪). در این داده صداها به هم نزدیک‌اند "
-            "(صداهای ساختگی یک موتور گفتار چنین‌اند)؛ روی ضبط‌های واقعی این دو عدد از هم فاصله می‌گیرند." if fa else
+            "(صداهای ساختگی چنین‌اند)؛ روی ضبط‌های واقعی این دو عدد از هم فاصله می‌گیرند." if fa else
             f"On an unheard speaker the best model is \"{name}\" with a mean of {_pct(unheard, lang)}%, level with or "
             f"above the same model on the random split ({_pct(random_split_accuracy, lang)}%). The voices of these "
-            "data are close to each other (synthetic voices of one speech engine are); on real recordings the two "
+            "data are close to each other (synthetic voices are); on real recordings the two "
             "numbers part.")
 
 

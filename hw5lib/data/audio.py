@@ -1,13 +1,15 @@
-"""Spoken digits: real recordings (AudioMNIST, FSDD), synthetic ones (espeak-ng), and features.
+"""Spoken digits: real recordings (AudioMNIST, FSDD), synthetic ones, and features.
 
 Two real layouts are recognised from the folder itself:
 
 * **FSDD** (Free Spoken Digit Dataset): ``recordings/{digit}_{speaker}_{index}.wav``, 8 kHz;
 * **AudioMNIST**: ``data/NN/{digit}_{NN}_{repetition}.wav``, 48 kHz, one folder per speaker.
 
-With no data, :func:`synthesize_digits` makes a deterministic set in the FSDD layout with
-espeak-ng: each "speaker" is a voice variant with its own pitch and rate, each take varies them
-and adds noise. It is cached, so it is made once per machine.
+Where recordings come from (a folder, this machine's FSDD, the cache, a download) is
+:func:`hw5lib.data.fetch.locate_digits`. With none, :func:`load_digits` uses the crowd of synthetic
+speakers of :mod:`hw5lib.data.crowd` (several engines and voices, each speaker with its own
+channel and room); :func:`synthesize_digits` keeps the earlier set of 12 espeak-ng voice variants,
+for comparison (bench/synthetic_to_real.py). Both are deterministic and cached, made once per machine.
 
 Every clip is checked as it is read, and a problem stops the load with one sentence naming the
 file (a file that is not audio, empty or silent audio, several channels, an unparsable name),
@@ -148,7 +150,7 @@ class DigitSet:
     digits: np.ndarray
     speakers: np.ndarray
     sample_rate: int
-    source: str  # "FSDD", "AudioMNIST" or "synthetic (espeak-ng)"
+    source: str  # "FSDD", "AudioMNIST" or "synthetic crowd (<engines>)"
     folder: Path | None
     synthetic: bool
     notes: list = field(default_factory=list)  # what the load changed or skipped, in sentences
@@ -199,21 +201,27 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
     ``data_dir``: a folder in the FSDD or AudioMNIST layout; ``"fsdd"`` or ``"audiomnist"`` for
     that data set, found or downloaded and verified (:func:`hw5lib.data.fetch.locate_digits`);
     ``"auto"`` for FSDD when it can be had and synthetic digits otherwise; ``None`` or
-    ``"synthetic"`` for synthetic digits (``synthetic_speakers`` voices, ``synthetic_takes`` takes
-    of each digit). ``per_speaker_digit`` and ``max_speakers`` take a deterministic subset."""
+    ``"synthetic"`` for synthetic digits: the first ``synthetic_speakers`` speakers of the crowd
+    (:mod:`hw5lib.data.crowd`), ``synthetic_takes`` takes of each digit. ``per_speaker_digit`` and
+    ``max_speakers`` take a deterministic subset."""
     from hw5lib.data.fetch import locate_digits, resampled
 
     origin = locate_digits(data_dir, progress=progress, report=report)
     synthetic = origin.synthetic
-    if synthetic:
-        folder = synthesize_digits(synthetic_speakers, synthetic_takes, seed=seed, progress=progress)
+    crowd = None
+    if synthetic:  # the crowd of synthetic speakers: several engines, voices, channels and rooms
+        from hw5lib.data.crowd import describe_crowd, synthesize_crowd
+
+        folder = synthesize_crowd(synthetic_speakers, synthetic_takes, seed=seed, progress=progress, report=report)
+        crowd = describe_crowd(synthetic_speakers, seed)
     elif origin.dataset == "AudioMNIST":  # 48 kHz: resampled to the chapters' rate once, into the cache
         folder = resampled(origin.folder.parent, origin.folder.name, sample_rate, progress) / origin.folder.name
     else:
         folder = origin.folder
     layout, clips = find_clips(folder, skip_bad=skip_bad, report=report)
     clips = _limit(clips, per_speaker_digit, max_speakers)
-    source = "synthetic (espeak-ng)" if synthetic else {"fsdd": "FSDD", "audiomnist": "AudioMNIST"}[layout]
+    source = (f"synthetic crowd ({', '.join(crowd['engines'])})" if synthetic
+              else {"fsdd": "FSDD", "audiomnist": "AudioMNIST"}[layout])
     notes, rates, audio, kept = [], Counter(), [], []
     for clip in progress_bar(clips, progress, f"reading {source} clips"):
         try:
@@ -231,7 +239,16 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
         notes.append(note)
         report(note)
     return DigitSet(audio, np.array([c.digit for c in kept]), np.array([c.speaker for c in kept]),
-                    sample_rate, source, folder, synthetic, notes, origin.describe())
+                    sample_rate, source, folder, synthetic, notes,
+                    {**origin.describe(), **({"crowd": _crowd_record(crowd)} if crowd else {})})
+
+
+def _crowd_record(crowd: dict) -> dict:
+    """What a result records of the synthetic crowd it used: voices per engine, the voices its
+    speakers speak with, what was skipped, and the cache key of the voice catalogue."""
+    return {"engines": {engine: len(voices) for engine, voices in crowd["engines"].items()},
+            "voices_used": crowd["voices_used"], "skipped": crowd["skipped"],
+            "catalogue_key": crowd["catalogue_key"], "version": crowd["version"]}
 
 
 def _silent(message: str) -> None:
@@ -241,12 +258,12 @@ def _silent(message: str) -> None:
 def load_sized_digits(data, speakers: int, clips_per_digit: int, seed: int = 0, progress: bool = False,
                       report: Callable[[str], None] | None = print) -> DigitSet:
     """:func:`load_digits` sized as the chapters size it: at most ``speakers`` speakers (as many
-    voices, up to those there are, when synthetic) and ``clips_per_digit`` takes of each digit.
+    speakers of the synthetic crowd, when synthetic) and ``clips_per_digit`` takes of each digit.
     ``report`` receives the notes on the clips read (resampled, skipped); None drops them."""
     if report is None:
         report = _silent
     return load_digits(data, per_speaker_digit=clips_per_digit, max_speakers=speakers,
-                       synthetic_speakers=min(speakers, len(SYNTHETIC_VOICES)), synthetic_takes=clips_per_digit,
+                       synthetic_speakers=speakers, synthetic_takes=clips_per_digit,
                        seed=seed, progress=progress, report=report)
 
 

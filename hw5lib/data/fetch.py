@@ -504,7 +504,7 @@ def locate_digits(data, progress: bool = True, report=print) -> Origin:
     * ``None`` or ``"synthetic"``: synthetic speakers.
 
     ``"fsdd"`` and ``"audiomnist"`` raise :class:`FetchError` when the data cannot be had."""
-    if data is None or data == "synthetic":
+    if data is None or data in {"synthetic", "crowd"}:
         return Origin("synthetic", reason="synthetic speakers were asked for (data=synthetic)")
     if data == "audiomnist":
         return _fetched(AUDIOMNIST, progress)

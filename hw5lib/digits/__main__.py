@@ -1,17 +1,31 @@
 """``python -m hw5lib.digits``: train and test one digit model from the command line; what
-``torchrun`` and ``accelerate launch`` run on several processes."""
+``torchrun`` and ``accelerate launch`` run on several processes.
+
+With ``--test-data`` it trains on all of ``--data`` and tests on all of ``--test-data`` (e.g. the
+synthetic crowd against real recordings), and reports the accuracy per test speaker too.
+``--data synthetic`` (or ``crowd``) is the synthetic crowd of :mod:`hw5lib.data.crowd`
+(``--speakers`` speakers, ``--clips-per-digit`` takes of each digit).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Sequence
 
+import numpy as np
+import torch
+from torch import nn
+
 from hw5lib.data import audio
-from hw5lib.digits.models import MODELS, model_spec
-from hw5lib.digits.sets import SequenceSet, random_split
-from hw5lib.digits.training import Recipe, _distributed, train_and_test
+from hw5lib.device import pick_device
+from hw5lib.digits.models import MODELS, build_model, count_parameters, model_spec
+from hw5lib.digits.sets import SequenceSet, normalise, random_split, stratified_split
+from hw5lib.digits.training import Recipe, _distributed, fit, predict, train_and_test
 from hw5lib.io import atomic_write_text
+
+CROWD_SPEAKERS, CROWD_TAKES = 20, 10  # --data synthetic without --speakers / --clips-per-digit
 
 
 def _non_negative(text: str) -> float:
@@ -21,10 +35,81 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def load(data: str, speakers: int | None, takes: int | None, seed: int, progress: bool) -> audio.DigitSet:
+    """``data`` as :func:`hw5lib.data.audio.load_digits` reads it; ``synthetic`` (or ``crowd``) is
+    the synthetic crowd, ``speakers`` x ``takes`` (20 x 10 when not given), made once and cached."""
+    return audio.load_digits(data, max_speakers=speakers, per_speaker_digit=takes,
+                             synthetic_speakers=speakers or CROWD_SPEAKERS, synthetic_takes=takes or CROWD_TAKES,
+                             seed=seed, progress=progress)
+
+
+class SpecAugment(nn.Module):
+    """``model`` with SpecAugment-style masking while training: ``masks`` bands of up to ``freq``
+    features and ``masks`` spans of up to ``time`` frames of each clip set to 0 (the mean, after
+    normalisation); the model is unchanged when evaluating."""
+
+    def __init__(self, model: nn.Module, freq: int = 8, time: int = 10, masks: int = 2):
+        super().__init__()
+        self.model, self.freq, self.time, self.masks = model, freq, time, masks
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            batch, frames, features = x.shape
+            keep = torch.ones_like(x)
+            steps, bands = torch.arange(frames, device=x.device), torch.arange(features, device=x.device)
+            for _ in range(self.masks):
+                width = torch.randint(0, self.freq + 1, (batch, 1), device=x.device)
+                start = (torch.rand(batch, 1, device=x.device) * (features - width + 1)).long()
+                keep = keep * ~((bands >= start) & (bands < start + width))[:, None, :]
+                span = torch.randint(0, self.time + 1, (batch, 1), device=x.device)
+                begin = (torch.rand(batch, 1, device=x.device) * (lengths[:, None].to(x.device) - span).clamp(min=1))
+                keep = keep * ~((steps >= begin.long()) & (steps < begin.long() + span))[:, :, None]
+            x = x * keep
+        return self.model(x, lengths)
+
+
+def cross_domain(model_name: str, train: audio.DigitSet, test: audio.DigitSet, recipe: Recipe,
+                 normalisation: str = "utterance", spec_augment: bool = False, device: str = "cpu",
+                 val_fraction: float = 0.1, checkpoint_dir=None, progress: bool = True) -> dict:
+    """Train ``model_name`` on all of ``train`` (less ``val_fraction`` held out for the curves) and
+    test it on all of ``test``: overall accuracy, accuracy per test speaker, confusion, history."""
+    from sklearn.metrics import confusion_matrix
+
+    spec = model_spec(model_name)
+    kind = spec.feature
+    train_set = SequenceSet(audio.extract(train.audio, train.sample_rate, kind, progress=progress), train.digits)
+    test_set = SequenceSet(audio.extract(test.audio, test.sample_rate, kind, progress=progress), test.digits)
+    keep, held = stratified_split(train_set.labels, val_fraction, seed=recipe.seed) if val_fraction > 0 else (
+        np.arange(len(train_set)), np.array([], dtype=int))
+    fitted, others = normalise(train_set.subset(keep), [test_set] + ([train_set.subset(held)] if len(held) else []),
+                               normalisation)
+    model = build_model(model_name, train_set.n_features, seed=recipe.seed)
+    network = SpecAugment(model) if spec_augment else model
+    began = time.perf_counter()
+    history = fit(network, fitted, others[1] if len(held) else None, recipe, model_name=model_name,
+                  checkpoint_dir=checkpoint_dir, device=device, pad_multiple=spec.pad_multiple, progress=progress)
+    seconds = time.perf_counter() - began
+    predicted = predict(network, others[0], multiple=spec.pad_multiple, device=device).argmax(1)
+    right = predicted == test_set.labels
+    speakers = np.asarray(test.speakers)
+    return {"model": model_name, "accuracy": float(right.mean()),
+            "per_speaker": {s: float(right[speakers == s].mean()) for s in sorted(set(speakers.tolist()))},
+            "parameters": count_parameters(model), "train_seconds": seconds, "n_train": len(fitted),
+            "n_test": len(test_set), "epochs": len(history), "normalisation": normalisation,
+            "spec_augment": spec_augment, "device": device,
+            "train_data": {**train.describe(), "notes": train.notes}, "test_data": test.describe(),
+            "confusion": confusion_matrix(test_set.labels, predicted, labels=list(range(10))).tolist(),
+            "history": history}
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Train and test one model from the command line; rank 0 writes the outcome as JSON."""
     parser = argparse.ArgumentParser(prog="python -m hw5lib.digits", description=main.__doc__)
-    parser.add_argument("--data", default="auto", help="auto, synthetic, or a FSDD / AudioMNIST folder")
+    parser.add_argument("--data", default="auto",
+                        help="auto, fsdd, audiomnist, synthetic (the synthetic crowd), or a FSDD / AudioMNIST folder")
+    parser.add_argument("--test-data", default=None,
+                        help="train on all of --data and test on all of this (a folder, synthetic, crowd or "
+                             "auto); the outcome gives the accuracy per test speaker")
     parser.add_argument("--model", default="lstm_2x64", choices=sorted(MODELS))
     parser.add_argument("--speakers", type=int, default=None, help="at most this many speakers")
     parser.add_argument("--clips-per-digit", type=int, default=None, help="takes of each digit per speaker")
@@ -35,24 +120,36 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--noise", type=_non_negative, default=0.0,
                         help="std of the Gaussian noise added to training inputs, in standardised units "
                              "(our recipe: 0.2)")
-    parser.add_argument("--normalisation", default="global", choices=["none", "utterance", "global"])
+    parser.add_argument("--normalisation", default=None, choices=["none", "utterance", "global"],
+                        help="default: global, or utterance (CMVN) with --test-data")
+    parser.add_argument("--spec-augment", action="store_true",
+                        help="mask random feature bands and time spans of each training clip (with --test-data)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-dir", default=None)
     parser.add_argument("--out", default=None, help="write the outcome here as JSON")
     args = parser.parse_args(argv)
     rank, world = _distributed()
-    spec = model_spec(args.model)
-    digits = audio.load_digits(args.data, max_speakers=args.speakers, per_speaker_digit=args.clips_per_digit,
-                               synthetic_speakers=args.speakers or 8, synthetic_takes=args.clips_per_digit or 10,
-                               seed=args.seed, progress=rank == 0)
-    sequences = audio.extract(digits.audio, digits.sample_rate, spec.feature, progress=rank == 0)
-    data = SequenceSet(sequences, digits.digits)
-    train_idx, test_idx = random_split(len(data))
+    device = pick_device(args.device)
+    if world > 1 and device.startswith("cuda"):
+        device = f"cuda:{rank % torch.cuda.device_count()}"
     recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
                     noise=args.noise, seed=args.seed)
-    outcome = train_and_test(args.model, data, train_idx, test_idx, recipe, args.normalisation,
-                             checkpoint_dir=args.checkpoint_dir, progress=rank == 0)
-    result = {**outcome.summary(), "world_size": world, "history": outcome.history}
+    digits = load(args.data, args.speakers, args.clips_per_digit, args.seed, rank == 0)
+    if args.test_data is not None:
+        test = load(args.test_data, None, None, args.seed, rank == 0)
+        result = cross_domain(args.model, digits, test, recipe, args.normalisation or "utterance",
+                              spec_augment=args.spec_augment, device=device, checkpoint_dir=args.checkpoint_dir,
+                              progress=rank == 0)
+        result["world_size"] = world
+    else:
+        spec = model_spec(args.model)
+        sequences = audio.extract(digits.audio, digits.sample_rate, spec.feature, progress=rank == 0)
+        data = SequenceSet(sequences, digits.digits)
+        train_idx, test_idx = random_split(len(data))
+        outcome = train_and_test(args.model, data, train_idx, test_idx, recipe, args.normalisation or "global",
+                                 checkpoint_dir=args.checkpoint_dir, device=device, progress=rank == 0)
+        result = {**outcome.summary(), "world_size": world, "device": device, "history": outcome.history}
     if rank == 0:
         text = json.dumps(result, indent=2)
         if args.out:
