@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hw5lib.data import audio
 from hw5lib.device import pick_device
-from hw5lib.digits.__main__ import cross_domain
+from hw5lib.digits.transfer import cross_domain
 from hw5lib.digits.models import MODELS
 from hw5lib.digits.training import Recipe
 

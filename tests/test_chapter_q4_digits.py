@@ -80,3 +80,36 @@ def test_bilingual_writes_a_sentence_in_each_language():
     both = chapter.bilingual(chapter.report_finding, 0.3, 15)
     assert both == {lang: chapter.report_finding(0.3, 15, lang) for lang in ("fa", "en")}
     assert "0.0001" in both["en"] and "۰٫۰۰۰۱" in both["fa"]  # the report's learning rate, in each language's digits
+
+
+MACHINE = {"accuracy": 0.62, "per_speaker": {"george": 0.55, "jackson": 0.85, "theo": 0.46},
+           "train_data": {"clips": 4000, "speakers": 40}}
+
+
+def test_what_machine_voices_teach_is_told_from_the_numbers():
+    en = chapter.machine_finding(MACHINE, 0.97, "en")
+    assert "heard only 4,000 clips of 40 synthetic speakers" in en and "62.0% of the digits" in en
+    assert "from 46.0% (theo) to 85.0% (jackson)" in en and "80% on every speaker is not met" in en
+    assert "reaches 97.0%" in en
+    met = dict(MACHINE, per_speaker={"george": 0.9, "theo": 0.81})
+    assert "is met" in chapter.machine_finding(met, 0.97, "en")
+    fa = chapter.machine_finding(MACHINE, 0.97, "fa")
+    assert "۶۲٫۰٪" in fa and "برآورده نشد" in fa
+    for lang in ("en", "fa"):
+        assert "bench/synthetic_to_real.md" in chapter.machine_finding(None, 0.97, lang)
+
+
+def test_the_machine_voices_table_and_metrics_say_when_nothing_was_measured():
+    frames, headers = chapter.machine_frames(MACHINE)
+    assert frames["en"]["speaker"].tolist() == ["george", "jackson", "theo", "all"]
+    assert frames["en"]["accuracy"].tolist() == pytest.approx([55, 85, 46, 62])
+    assert headers["en"] == ["real speaker", "accuracy (%)"]
+    empty, _ = chapter.machine_frames(None)
+    assert empty["en"]["speaker"].tolist() == ["no recordings of people in this run"]
+    results = ChapterResults("q4_digits", {"fa": "", "en": ""})
+    chapter.add_machine_metrics(results, MACHINE)
+    assert results["synthetic_to_real"].value == pytest.approx(62)
+    assert results["synthetic_to_real_worst"].value == pytest.approx(46)
+    nothing = ChapterResults("q4_digits", {"fa": "", "en": ""})
+    chapter.add_machine_metrics(nothing, None)
+    assert nothing["synthetic_to_real"].value is None

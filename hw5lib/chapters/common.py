@@ -33,6 +33,7 @@ MODEL_NAMES = {
     "bilstm_1x128": {"fa": "BiLSTM یک لایهٔ ۱۲۸تایی", "en": "BiLSTM 1x128"},
     "cnn": {"fa": "CNN روی طیف‌نگار log-mel", "en": "CNN on log-mel"},
     "mean_mlp": {"fa": "میانگین MFCC و شبکهٔ چگال", "en": "mean MFCC + dense"},
+    "resnet": {"fa": "ResNet کوچک روی log-mel با ادغام آماری", "en": "small ResNet on log-mel, statistics pooling"},
 }
 
 

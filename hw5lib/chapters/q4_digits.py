@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from hw5lib.chapters.common import MODEL_NAMES, spoken_digits
+from hw5lib.data.audio import load_digits
 from hw5lib.digits import MODELS, Outcome, Recipe, SequenceSet, parameter_count, train_and_test
 from hw5lib.digits.sets import random_split, speaker_split, stratified_split
+from hw5lib.digits.transfer import cross_domain
 from hw5lib.publish.chapter import Chapter, Reported
 from hw5lib.publish.i18n import LANGUAGES, check_language, localise_number
 from hw5lib.publish.plotting import PALETTE
@@ -56,6 +58,13 @@ CHAPTER = Chapter(
         Parameter("held_out_speakers", "int", {"smoke": 2, "quick": 2, "full": 60},
                   "speaker-disjoint folds: each holds out one speaker (at most the number of speakers)",
                   minimum=1, maximum=1000),
+        Parameter("crowd_speakers", "int", {"smoke": 4, "quick": 40, "full": 100},
+                  "synthetic speakers a model learns from alone, to be tested on the recordings of people",
+                  minimum=1, maximum=10_000),
+        Parameter("crowd_takes", "int", {"smoke": 2, "quick": 10, "full": 20},
+                  "takes of each digit per synthetic speaker", minimum=1, maximum=1000),
+        Parameter("crowd_epochs", "int", {"smoke": 1, "quick": 10, "full": 15},
+                  "epochs of the CNN trained on the synthetic speakers alone", minimum=1, maximum=10_000),
     ),
     reported=REPORTED,
 )
@@ -323,6 +332,80 @@ def add_disjoint_metrics(results, folds: pd.DataFrame) -> None:
                 fa="بهترین مدل روی گویندهٔ نشنیده، میانگین (٪)", en="best model on an unheard speaker, mean (%)")
     results.add("speaker_disjoint_best_model", dict(MODEL_NAMES[model]), fmt="{}",
                 fa="بهترین مدل روی گویندهٔ نشنیده", en="best model on an unheard speaker")
+
+
+# --- what machine voices teach about people ----------------------------------------------------
+
+CROWD_GOAL = 0.80  # issue 16: a model trained on synthetic speakers alone, on every real speaker
+
+
+def machine_voices(P, clips, checkpoint_dir: Path, device: str) -> dict | None:
+    """The CNN trained on the synthetic crowd alone (``P.crowd_speakers`` x ``P.crowd_takes``,
+    per-utterance CMVN) and tested on every clip of this run's recordings of people; None when this
+    run has none (its data is synthetic itself)."""
+    if clips.synthetic:
+        return None
+    crowd = load_digits("synthetic", synthetic_speakers=P.crowd_speakers, synthetic_takes=P.crowd_takes, seed=P.seed,
+                        progress=False, report=lambda message: None)
+    recipe = Recipe(epochs=P.crowd_epochs, batch_size=P.batch_size, lr=1e-3, schedule="cosine", seed=P.seed)
+    return cross_domain("cnn", crowd, clips, recipe, "utterance", device=device, checkpoint_dir=checkpoint_dir,
+                        progress=False)
+
+
+def machine_frames(result: dict | None) -> tuple[dict, dict]:
+    """:func:`machine_voices` as published: accuracy per real speaker and over all of them."""
+    headers = {"fa": ["گویندهٔ واقعی", "دقت (٪)"], "en": ["real speaker", "accuracy (%)"]}
+    if result is None:
+        missing = {"fa": "این اجرا ضبط صدای آدم‌ها را ندارد", "en": "no recordings of people in this run"}
+        return {lang: pd.DataFrame({"speaker": [missing[lang]], "accuracy": ["—"]}) for lang in LANGUAGES}, headers
+    rows = [(speaker, percent(value)) for speaker, value in result["per_speaker"].items()]
+    every = {"fa": "همه", "en": "all"}
+    return {lang: pd.DataFrame(rows + [(every[lang], percent(result["accuracy"]))], columns=["speaker", "accuracy"])
+            for lang in LANGUAGES}, headers
+
+
+def add_machine_metrics(results, result: dict | None) -> None:
+    """Accuracy on the recordings of people of a model that heard only synthetic speakers (None: not measured)."""
+    worst = min(result["per_speaker"].values()) if result else None
+    results.add("synthetic_to_real", percent(result["accuracy"]) if result else None, fmt="{:.1f}%",
+                fa="آموخته از گوینده‌های ساختگی، روی صدای آدم‌ها (٪)",
+                en="trained on synthetic speakers only, on recordings of people (%)")
+    results.add("synthetic_to_real_worst", percent(worst) if result else None, fmt="{:.1f}%",
+                fa="همان، بدترین گویندهٔ واقعی (٪)", en="the same, worst real speaker (%)")
+
+
+def machine_finding(result: dict | None, same_model_on_people: float, lang: str) -> str:
+    """What the synthetic crowd taught the CNN about people, from :func:`machine_voices`."""
+    fa = check_language(lang) == "fa"
+    if result is None:
+        return ("این اجرا ضبطی از صدای آدم‌ها ندارد (کادر بالای صفحه می‌گوید چرا)، پس نمی‌توان سنجید صداهای ماشینی "
+                "دربارهٔ آدم‌ها چه یاد می‌دهند؛ آزمونی روی FSDD با فرمانش در bench/synthetic_to_real.md آمده است."
+                if fa else
+                "This run has no recordings of people (the box at the top of the page says why), so what machine "
+                "voices teach about people cannot be measured here; bench/synthetic_to_real.md holds a measurement "
+                "on FSDD, with its command.")
+    per = result["per_speaker"]
+    worst, best = min(per, key=per.get), max(per, key=per.get)
+    crowd = result["train_data"]
+    met = all(value >= CROWD_GOAL for value in per.values())
+    goal = localise_number(f"{100 * CROWD_GOAL:g}", lang)
+    if fa:
+        verdict = (f"هدف {goal}٪ روی هر گوینده برآورده شد." if met else
+                   f"هدف {goal}٪ روی هر گوینده برآورده نشد.")
+        return (f"یک CNN که فقط {localise_number(str(crowd['clips']), 'fa')} گفتهٔ "
+                f"{localise_number(str(crowd['speakers']), 'fa')} گویندهٔ ساختگی را شنیده و هرگز صدای آدمی را نه، "
+                f"{_pct(result['accuracy'], lang)}٪ از ارقام {localise_number(str(len(per)), 'fa')} گویندهٔ واقعی "
+                f"این اجرا را درست می‌شناسد: از {_pct(per[worst], lang)}٪ ({worst}) تا {_pct(per[best], lang)}٪ "
+                f"({best}). {verdict} همین مدل وقتی روی خود این آدم‌ها آموزش ببیند، در تقسیم تصادفی به "
+                f"{_pct(same_model_on_people, lang)}٪ می‌رسد؛ فاصلهٔ این دو همان چیزی است که صدای ماشین دربارهٔ "
+                "آدم‌ها یاد نمی‌دهد.")
+    verdict = (f"The goal of {goal}% on every speaker is met." if met else
+               f"The goal of {goal}% on every speaker is not met.")
+    return (f"A CNN that heard only {crowd['clips']:,} clips of {crowd['speakers']} synthetic speakers, never a "
+            f"person, recognises {_pct(result['accuracy'], lang)}% of the digits of this run's {len(per)} real "
+            f"speakers: from {_pct(per[worst], lang)}% ({worst}) to {_pct(per[best], lang)}% ({best}). {verdict} "
+            f"Trained on these people themselves, the same model reaches {_pct(same_model_on_people, lang)}% on the "
+            "random split; the distance between the two is what a machine voice does not teach about people.")
 
 
 # --- what the numbers say ------------------------------------------------------------------------

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Sequence
 
-import numpy as np
 import torch
-from torch import nn
 
 from hw5lib.data import audio
 from hw5lib.device import pick_device
-from hw5lib.digits.models import MODELS, build_model, count_parameters, model_spec
-from hw5lib.digits.sets import SequenceSet, normalise, random_split, stratified_split
-from hw5lib.digits.training import Recipe, _distributed, fit, predict, train_and_test
+from hw5lib.digits.models import MODELS, model_spec
+from hw5lib.digits.sets import SequenceSet, random_split
+from hw5lib.digits.training import Recipe, _distributed, train_and_test
+from hw5lib.digits.transfer import cross_domain
 from hw5lib.io import atomic_write_text
 
 CROWD_SPEAKERS, CROWD_TAKES = 20, 10  # --data synthetic without --speakers / --clips-per-digit
@@ -41,65 +39,6 @@ def load(data: str, speakers: int | None, takes: int | None, seed: int, progress
     return audio.load_digits(data, max_speakers=speakers, per_speaker_digit=takes,
                              synthetic_speakers=speakers or CROWD_SPEAKERS, synthetic_takes=takes or CROWD_TAKES,
                              seed=seed, progress=progress)
-
-
-class SpecAugment(nn.Module):
-    """``model`` with SpecAugment-style masking while training: ``masks`` bands of up to ``freq``
-    features and ``masks`` spans of up to ``time`` frames of each clip set to 0 (the mean, after
-    normalisation); the model is unchanged when evaluating."""
-
-    def __init__(self, model: nn.Module, freq: int = 8, time: int = 10, masks: int = 2):
-        super().__init__()
-        self.model, self.freq, self.time, self.masks = model, freq, time, masks
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            batch, frames, features = x.shape
-            keep = torch.ones_like(x)
-            steps, bands = torch.arange(frames, device=x.device), torch.arange(features, device=x.device)
-            for _ in range(self.masks):
-                width = torch.randint(0, self.freq + 1, (batch, 1), device=x.device)
-                start = (torch.rand(batch, 1, device=x.device) * (features - width + 1)).long()
-                keep = keep * ~((bands >= start) & (bands < start + width))[:, None, :]
-                span = torch.randint(0, self.time + 1, (batch, 1), device=x.device)
-                begin = (torch.rand(batch, 1, device=x.device) * (lengths[:, None].to(x.device) - span).clamp(min=1))
-                keep = keep * ~((steps >= begin.long()) & (steps < begin.long() + span))[:, :, None]
-            x = x * keep
-        return self.model(x, lengths)
-
-
-def cross_domain(model_name: str, train: audio.DigitSet, test: audio.DigitSet, recipe: Recipe,
-                 normalisation: str = "utterance", spec_augment: bool = False, device: str = "cpu",
-                 val_fraction: float = 0.1, checkpoint_dir=None, progress: bool = True) -> dict:
-    """Train ``model_name`` on all of ``train`` (less ``val_fraction`` held out for the curves) and
-    test it on all of ``test``: overall accuracy, accuracy per test speaker, confusion, history."""
-    from sklearn.metrics import confusion_matrix
-
-    spec = model_spec(model_name)
-    kind = spec.feature
-    train_set = SequenceSet(audio.extract(train.audio, train.sample_rate, kind, progress=progress), train.digits)
-    test_set = SequenceSet(audio.extract(test.audio, test.sample_rate, kind, progress=progress), test.digits)
-    keep, held = stratified_split(train_set.labels, val_fraction, seed=recipe.seed) if val_fraction > 0 else (
-        np.arange(len(train_set)), np.array([], dtype=int))
-    fitted, others = normalise(train_set.subset(keep), [test_set] + ([train_set.subset(held)] if len(held) else []),
-                               normalisation)
-    model = build_model(model_name, train_set.n_features, seed=recipe.seed)
-    network = SpecAugment(model) if spec_augment else model
-    began = time.perf_counter()
-    history = fit(network, fitted, others[1] if len(held) else None, recipe, model_name=model_name,
-                  checkpoint_dir=checkpoint_dir, device=device, pad_multiple=spec.pad_multiple, progress=progress)
-    seconds = time.perf_counter() - began
-    predicted = predict(network, others[0], multiple=spec.pad_multiple, device=device).argmax(1)
-    right = predicted == test_set.labels
-    speakers = np.asarray(test.speakers)
-    return {"model": model_name, "accuracy": float(right.mean()),
-            "per_speaker": {s: float(right[speakers == s].mean()) for s in sorted(set(speakers.tolist()))},
-            "parameters": count_parameters(model), "train_seconds": seconds, "n_train": len(fitted),
-            "n_test": len(test_set), "epochs": len(history), "normalisation": normalisation,
-            "spec_augment": spec_augment, "device": device,
-            "train_data": {**train.describe(), "notes": train.notes}, "test_data": test.describe(),
-            "confusion": confusion_matrix(test_set.labels, predicted, labels=list(range(10))).tolist(),
-            "history": history}
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
