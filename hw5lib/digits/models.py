@@ -100,6 +100,54 @@ class ConvClassifier(nn.Module):
         return self.head(torch.cat([mean, peak], dim=1))
 
 
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm, added to the input (through a strided 1x1 convolution
+    when the shape changes), then ReLU: (batch, c_in, mel, time) -> (batch, c_out, mel/s, time/s)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.skip = (nn.Identity() if stride == 1 and c_in == c_out else
+                     nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class ResidualClassifier(nn.Module):
+    """A small ResNet on log-mel spectrograms with statistics pooling, for voices never heard.
+
+    A 3x3 stem (stride 2 over mel bands only) -> residual blocks of ``channels`` (the first at
+    stride 1, each next at stride 2 over mel and time) -> the mean over mel bands -> the mean and
+    standard deviation over the valid time steps (statistics pooling, as x-vectors summarise a
+    voice; here it summarises a word whatever its length) -> Dense(dense, ReLU) -> Dropout -> Dense(10)."""
+
+    def __init__(self, n_inputs: int, channels: Sequence[int] = (16, 32, 64), dense: int = 64,
+                 dropout: float = 0.3, n_classes: int = N_CLASSES):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, channels[0], 3, (2, 1), 1, bias=False), nn.BatchNorm2d(channels[0]),
+                                  nn.ReLU())
+        blocks, previous = [], channels[0]
+        for i, width in enumerate(channels):
+            blocks.append(ResidualBlock(previous, width, 1 if i == 0 else 2))
+            previous = width
+        self.blocks = nn.Sequential(*blocks)
+        self.shrink = 2 ** (len(channels) - 1)  # time steps per output step
+        self.head = nn.Sequential(nn.Linear(2 * previous, dense), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(dense, n_classes))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x (batch, frames, n_mels), frames a multiple of ``self.shrink`` -> logits (batch, n_classes)."""
+        h = self.blocks(self.stem(x.transpose(1, 2).unsqueeze(1))).mean(2)  # (batch, channels, steps)
+        steps = torch.clamp((lengths.to(x.device) + self.shrink - 1) // self.shrink, min=1, max=h.shape[-1])
+        valid = _valid_mask(steps, h.shape[-1])[:, None, :]
+        count = valid.sum(-1)
+        mean = (h * valid).sum(-1) / count
+        std = ((((h - mean[..., None]) * valid) ** 2).sum(-1) / count + 1e-5).sqrt()
+        return self.head(torch.cat([mean, std], dim=1))
+
+
 class MeanPooling(nn.Module):
     """The mean of every feature over a clip's valid frames, then ``head``:
     x (batch, frames, n), lengths (batch,) -> ``head`` of the (batch, n) means."""
@@ -141,6 +189,8 @@ MODELS: dict[str, ModelSpec] = {
                      lambda n: ConvClassifier(n), pad_multiple=8),
     "mean_mlp": ModelSpec("mfcc",
                           lambda n: MeanClassifier(n)),
+    "resnet": ModelSpec("log_mel",
+                        lambda n: ResidualClassifier(n), pad_multiple=4),
 }
 
 

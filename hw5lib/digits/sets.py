@@ -145,6 +145,60 @@ def standardiser(train: SequenceSet) -> Standardiser:
     return Standardiser().fit(np.concatenate(train.sequences))
 
 
+def floor_db(frames: np.ndarray, range_db: float) -> np.ndarray:
+    """Log-mel ``frames`` (t, bands, in dB) raised to at least the clip's loudest value less
+    ``range_db``: the silences of recordings with different noise floors (a quiet room at -70 dB,
+    a hissing one at -50 dB) look alike, and the model cannot tell speakers apart by their rooms."""
+    if not range_db > 0:
+        raise DigitsError(f"The dynamic range must be positive, got {range_db} dB.")
+    return np.maximum(frames, frames.max() - range_db).astype(np.float32)
+
+
+def trim_quiet(frames: np.ndarray, below_db: float) -> np.ndarray:
+    """Log-mel ``frames`` (t, bands, in dB) without the leading and trailing frames whose loudest
+    band is more than ``below_db`` under the clip's loudest: each clip from its first loud frame to
+    its last (never empty)."""
+    if not below_db > 0:
+        raise DigitsError(f"The trimming threshold must be positive, got {below_db} dB.")
+    loud = np.flatnonzero(frames.max(1) >= frames.max() - below_db)
+    return np.ascontiguousarray(frames[loud[0]:loud[-1] + 1])
+
+
+def lifter(frames: np.ndarray, keep: int) -> np.ndarray:
+    """Log-mel ``frames`` (t, bands) smoothed over the bands: the orthonormal DCT of each frame
+    (its cepstrum, as MFCCs are made), all but the first ``keep`` coefficients zeroed, and back.
+    The fine ripple of a voice's pitch harmonics in the low bands goes; the envelope (formants) stays."""
+    from scipy.fft import dct, idct
+
+    if not 1 <= keep <= frames.shape[1]:
+        raise DigitsError(f"keep must be between 1 and the {frames.shape[1]} bands, got {keep}.")
+    cepstra = dct(frames, type=2, norm="ortho", axis=1)
+    cepstra[:, keep:] = 0
+    return idct(cepstra, type=2, norm="ortho", axis=1).astype(np.float32)
+
+
+def speaker_cmvn(data: SequenceSet, speakers, min_frames: int = 1) -> SequenceSet:
+    """Every clip standardised by its own speaker's statistics: per feature, the mean and standard
+    deviation of all frames of that speaker's clips in ``data`` (``speakers[i]`` says clip ``i``'s
+    speaker). No label is read, so for a speaker never heard in training this is adaptation from
+    its unlabelled audio, as a recogniser that has listened to a new voice for a while can do.
+    A speaker with fewer than ``min_frames`` frames cannot be normalised (:class:`DigitsError`)."""
+    speakers = np.asarray(speakers)
+    if len(speakers) != len(data):
+        raise DigitsError(f"{len(data)} clips but {len(speakers)} speaker names.")
+    sequences = list(data.sequences)
+    for speaker in np.unique(speakers):
+        members = np.flatnonzero(speakers == speaker)
+        frames = np.concatenate([data.sequences[i] for i in members])
+        if len(frames) < min_frames:
+            raise DigitsError(f"Speaker {speaker!r} has {len(frames)} frames; per-speaker CMVN needs at least "
+                              f"{min_frames}.")
+        scaler = Standardiser().fit(frames)
+        for i in members:
+            sequences[i] = scaler.transform(data.sequences[i])
+    return SequenceSet(sequences, data.labels)
+
+
 def normalise(train: SequenceSet, others: Sequence[SequenceSet], how: str) -> tuple[SequenceSet, list]:
     """``how``: 'none', 'utterance' (CMVN per clip) or 'global' (statistics of the training frames)."""
     if how == "none":

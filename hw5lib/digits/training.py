@@ -15,6 +15,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -54,6 +55,17 @@ class Recipe:
     noise: float = 0.0  # std of Gaussian noise added to training inputs (in normalised units)
     clip_norm: float | None = None
     seed: int = 0
+    # Augmentation of training clips, all off by default (see :class:`Augmenter`):
+    warp: float = 0.0  # vocal-tract-length perturbation: frequencies scaled by a factor in [1 - warp, 1 + warp]
+    stretch: float = 0.0  # tempo: durations scaled by a factor in [1 - stretch, 1 + stretch]
+    speed: float = 0.0  # speed perturbation: one factor in [1 - speed, 1 + speed] scales frequencies, 1/it durations
+    freq_masks: int = 0  # SpecAugment: this many bands of up to freq_width features set to 0 per clip
+    freq_width: int = 0
+    time_masks: int = 0  # SpecAugment: this many spans of up to time_width frames set to 0 per clip
+    time_width: int = 0
+    mixup: float = 0.0  # Beta(mixup, mixup) weight mixing pairs of clips and their labels; 0 is off
+    equalise: float = 0.0  # microphone colour: a random smooth curve over the bands, each term's std this, added
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
@@ -62,11 +74,167 @@ class Recipe:
             raise DigitsError(f"The learning rate must be positive, got {self.lr}.")
         if self.schedule not in ("constant", "cosine"):
             raise DigitsError(f"Unknown schedule {self.schedule!r}; choose constant or cosine.")
+        for name in ("warp", "stretch", "speed"):
+            if not 0 <= getattr(self, name) < 0.5:
+                raise DigitsError(f"{name} must be in [0, 0.5), got {getattr(self, name)}.")
+        for name in ("freq_masks", "freq_width", "time_masks", "time_width", "mixup", "noise", "equalise"):
+            if not getattr(self, name) >= 0:
+                raise DigitsError(f"{name} must be 0 or more, got {getattr(self, name)}.")
+        if not 0 <= self.label_smoothing < 1:
+            raise DigitsError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
+
+    @property
+    def augments(self) -> bool:
+        """Whether any clip-level augmentation (warp, stretch, speed, masks, mixup) is on."""
+        return bool(self.warp or self.stretch or self.speed or self.equalise or self.freq_masks * self.freq_width
+                    or self.time_masks * self.time_width or self.mixup)
 
     def lr_at(self, epoch: int) -> float:
         if self.schedule == "constant":
             return self.lr
         return self.lr * 0.5 * (1 + math.cos(math.pi * epoch / self.epochs))
+
+
+# --- augmentation --------------------------------------------------------------------------------
+
+def _band_frequencies(n_bands: int, fmax: float) -> np.ndarray:
+    """Centre frequencies (Hz) of librosa's ``n_bands`` mel filters from 0 to ``fmax``, as
+    :func:`hw5lib.data.audio.log_mel` uses them."""
+    import librosa
+
+    return librosa.mel_frequencies(n_bands + 2, fmin=0.0, fmax=fmax)[1:-1]
+
+
+def warp_matrix(n_features: int, factor: float, kind: str = "log_mel", n_mels: int = 40,
+                fmax: float = 4000.0) -> np.ndarray:
+    """The linear map (n_features, n_features) that scales every frequency of a clip's features by
+    ``factor`` (a vocal tract ``1/factor`` times as long): ``warped = frames @ warp_matrix(...).T``.
+
+    For log-mel (``n_features`` mel bands up to ``fmax``), band ``k`` of the warped clip reads the
+    original at frequency ``f_k / factor``, interpolated linearly between bands (clamped at the
+    edges). MFCCs are the orthonormal DCT-II of ``n_mels`` log-mel bands, so their warp is the
+    smoothed log-mel warp seen through the DCT: ``C W C^T`` with ``C`` the first ``n_features``
+    DCT rows."""
+    if not factor > 0:
+        raise DigitsError(f"A warp factor must be positive, got {factor}.")
+    bands = n_features if kind == "log_mel" else n_mels
+    centres = _band_frequencies(bands, fmax)
+    source = np.interp(centres / factor, centres, np.arange(bands))  # fractional band read by each band
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, bands - 1)
+    weight = source - low
+    warp = np.zeros((bands, bands))
+    warp[np.arange(bands), low] += 1 - weight
+    warp[np.arange(bands), high] += weight
+    if kind == "log_mel":
+        return warp.astype(np.float32)
+    if kind != "mfcc":
+        raise DigitsError(f"Cannot warp features of kind {kind!r}; choose log_mel or mfcc.")
+    from scipy.fft import dct
+
+    cosine = dct(np.eye(bands), type=2, norm="ortho", axis=0)[:n_features]  # (n_features, bands)
+    return (cosine @ warp @ cosine.T).astype(np.float32)
+
+
+def stretch(frames: np.ndarray, rate: float) -> np.ndarray:
+    """``frames`` (t, n) played ``rate`` times faster: round(t / rate) frames (at least 1), linearly
+    interpolated in time."""
+    if not rate > 0:
+        raise DigitsError(f"A stretch rate must be positive, got {rate}.")
+    length = len(frames)
+    out = max(1, int(round(length / rate)))
+    if out == length:
+        return frames
+    position = np.linspace(0, length - 1, out)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, length - 1)
+    weight = (position - low)[:, None].astype(np.float32)
+    return (frames[low] * (1 - weight) + frames[high] * weight).astype(np.float32)
+
+
+def spec_mask(x: torch.Tensor, lengths: torch.Tensor, freq_masks: int, freq_width: int, time_masks: int,
+              time_width: int, generator: torch.Generator) -> torch.Tensor:
+    """SpecAugment masking of a padded batch x (batch, frames, features): per clip, ``freq_masks``
+    bands of 0 to ``freq_width`` features and ``time_masks`` spans of 0 to ``time_width`` frames
+    (inside the clip's true length, together at most half of it) set to 0, the mean after
+    normalisation. Returns a new tensor."""
+    batch, frames, features = x.shape
+    keep = torch.ones(batch, frames, features)
+    bands, steps = torch.arange(features)[None, :], torch.arange(frames)[None, :]
+    for _ in range(freq_masks if freq_width > 0 else 0):
+        width = torch.randint(0, freq_width + 1, (batch, 1), generator=generator)
+        start = (torch.rand(batch, 1, generator=generator) * (features - width + 1)).long()
+        keep *= ~((bands >= start) & (bands < start + width))[:, None, :]
+    for _ in range(time_masks if time_width > 0 else 0):
+        width = torch.minimum(torch.randint(0, time_width + 1, (batch, 1), generator=generator),
+                              lengths.cpu()[:, None] // (2 * time_masks))  # half of a short clip at most
+        start = (torch.rand(batch, 1, generator=generator) * (lengths.cpu()[:, None] - width + 1)).long()
+        keep *= ~((steps >= start) & (steps < start + width))[:, :, None]
+    return x * keep.to(x.device)
+
+
+@dataclass(frozen=True)
+class Augmenter:
+    """The clip-level augmentation of ``recipe`` for features of ``kind`` ('log_mel' or 'mfcc',
+    ``n_mels`` bands up to ``fmax`` Hz): :meth:`clip` perturbs one clip before batching (speed,
+    VTLP warp, tempo, microphone colour), :meth:`batch` masks a padded batch (SpecAugment).
+
+    The microphone colour (``equalise``) adds the same smooth curve to every frame of a clip: over
+    log-mel bands ``b`` the sum of ``a_k cos(pi k b / (bands - 1))`` for k = 1, 2, 3 with each
+    ``a_k`` drawn from N(0, equalise); for MFCCs, whose coefficients 1-3 are those cosines' weights,
+    ``a_k`` is added to coefficient k (a constant gain would be removed by any normalisation)."""
+
+    recipe: Recipe
+    kind: str | None = None
+    fmax: float = 4000.0
+    n_mels: int = 40
+
+    def __post_init__(self):
+        if (self.recipe.warp or self.recipe.speed) and self.kind not in ("log_mel", "mfcc"):
+            raise DigitsError("A frequency warp (warp, speed) needs the feature kind, log_mel or mfcc; "
+                              f"got {self.kind!r}.")
+
+    def clip(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        r = self.recipe
+        factor, rate = 1.0, 1.0
+        if r.speed:
+            speed = rng.uniform(1 - r.speed, 1 + r.speed)
+            factor, rate = factor * speed, rate * speed
+        if r.warp:
+            factor *= rng.uniform(1 - r.warp, 1 + r.warp)
+        if r.stretch:
+            rate *= rng.uniform(1 - r.stretch, 1 + r.stretch)
+        if factor != 1.0:
+            frames = frames @ _cached_warp(frames.shape[1], round(factor, 3), self.kind, self.n_mels, self.fmax).T
+        if rate != 1.0:
+            frames = stretch(frames, rate)
+        if r.equalise:
+            weights = rng.normal(0, r.equalise, 3)
+            if self.kind == "mfcc":
+                curve, terms = np.zeros(frames.shape[1]), max(0, min(3, frames.shape[1] - 1))
+                curve[1:1 + terms] = weights[:terms]
+            else:
+                bands = np.arange(frames.shape[1]) / max(1, frames.shape[1] - 1)
+                curve = sum(a * np.cos(np.pi * k * bands) for k, a in enumerate(weights, start=1))
+            frames = frames + curve[None, :]
+        return np.ascontiguousarray(frames, dtype=np.float32)
+
+    def batch(self, x: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        r = self.recipe
+        if r.freq_masks * r.freq_width or r.time_masks * r.time_width:
+            x = spec_mask(x, lengths, r.freq_masks, r.freq_width, r.time_masks, r.time_width, generator)
+        return x
+
+
+_WARPS: dict = {}
+
+
+def _cached_warp(n_features: int, factor: float, kind: str, n_mels: int, fmax: float) -> np.ndarray:
+    """:func:`warp_matrix`, remembered (factors are rounded to 0.001, so there are a few hundred)."""
+    key = (n_features, factor, kind, n_mels, fmax)
+    if key not in _WARPS:
+        _WARPS[key] = warp_matrix(n_features, factor, kind, n_mels, fmax)
+    return _WARPS[key]
 
 
 def _distributed() -> tuple[int, int]:
@@ -105,9 +273,11 @@ def bucketed_batches(indices: Sequence[int], lengths: Sequence[int], batch_size:
     return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
 
-def _batches(data: SequenceSet, batches: list[list[int]], multiple: int, device: str):
+def _batches(data: SequenceSet, batches: list[list[int]], multiple: int, device: str,
+             perturb: Callable[[np.ndarray], np.ndarray] | None = None):
     for chosen in batches:
-        x, lengths = collate([torch.from_numpy(data.sequences[i]) for i in chosen], multiple)
+        clips = [data.sequences[i] if perturb is None else perturb(data.sequences[i]) for i in chosen]
+        x, lengths = collate([torch.from_numpy(c) for c in clips], multiple)
         yield x.to(device), lengths.to(device), torch.from_numpy(data.labels[chosen]).to(device)
 
 
@@ -175,8 +345,12 @@ def checkpoint_name(model_name: str, recipe: Recipe, train: SequenceSet, val: Se
 def fit(model: nn.Module, train: SequenceSet, val: SequenceSet | None, recipe: Recipe, *, model_name: str = "model",
         checkpoint_dir: Path | str | None = None, device: str = "cpu", pad_multiple: int = 1, progress: bool = True,
         on_batch: Callable[[int, int], None] | None = None,
-        on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+        on_epoch: Callable[[dict], None] | None = None, feature: str | None = None) -> list[dict]:
     """Train ``model`` in place; return one row per epoch (train/val loss and accuracy, seconds).
+
+    The recipe's augmentation (:class:`Augmenter`) draws from generators seeded by the recipe's seed
+    and the epoch, so a resumed run augments as an uninterrupted one does; a frequency warp needs
+    the ``feature`` kind ('log_mel' or 'mfcc').
 
     With ``checkpoint_dir``, every epoch ends with a checkpoint, and a run whose checkpoint is
     there (same model, recipe and data) resumes after its last finished epoch. ``on_batch(epoch,
@@ -200,6 +374,7 @@ def fit(model: nn.Module, train: SequenceSet, val: SequenceSet | None, recipe: R
     sampler = DistributedSampler(range(len(train)), num_replicas=world, rank=rank, shuffle=True, seed=recipe.seed)
     per_process = max(1, recipe.batch_size // world)  # the global batch stays recipe.batch_size
     lengths_of_train = [len(s) for s in train.sequences]
+    augmenter = Augmenter(recipe, feature) if recipe.augments else None
     epochs = progress_bar(range(start, recipe.epochs), progress and rank == 0, f"training {model_name}",
                           total=recipe.epochs - start)
     for epoch in epochs:
@@ -212,13 +387,29 @@ def fit(model: nn.Module, train: SequenceSet, val: SequenceSet | None, recipe: R
                                    torch.Generator().manual_seed(recipe.seed * 100_019 + epoch))
         network.train()
         total_loss = correct = seen = 0.0
-        for step, (x, lengths, y) in enumerate(_batches(train, batches, pad_multiple, device)):
+        perturb = None
+        if augmenter is not None:
+            clip_rng = np.random.default_rng([recipe.seed, epoch, rank])
+            perturb = partial(augmenter.clip, rng=clip_rng)
+            masks = torch.Generator().manual_seed(recipe.seed * 100_043 + epoch)
+        for step, (x, lengths, y) in enumerate(_batches(train, batches, pad_multiple, device, perturb)):
             if on_batch is not None:
                 on_batch(epoch, step)
             if recipe.noise > 0:
                 x = x + recipe.noise * torch.randn(x.shape, generator=noise).to(device)
-            logits = network(x, lengths)
-            loss = nn.functional.cross_entropy(logits, y)
+            if augmenter is not None:
+                x = augmenter.batch(x, lengths, masks)
+            if recipe.mixup > 0:
+                weight = float(np.random.default_rng([recipe.seed, epoch, step, 1]).beta(recipe.mixup, recipe.mixup))
+                partner = torch.randperm(len(y), generator=masks).to(device)
+                x, lengths = weight * x + (1 - weight) * x[partner], torch.maximum(lengths, lengths[partner])
+                logits = network(x, lengths)
+                loss = (weight * nn.functional.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+                        + (1 - weight) * nn.functional.cross_entropy(logits, y[partner],
+                                                                     label_smoothing=recipe.label_smoothing))
+            else:
+                logits = network(x, lengths)
+                loss = nn.functional.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if recipe.clip_norm is not None:
