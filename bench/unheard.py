@@ -1,0 +1,173 @@
+"""Spoken digits from voices never heard: the leave-one-speaker-out (LOSO) ablation of
+:mod:`hw5lib.digits.unheard` on the workplace's FSDD recordings (5 speakers, 500 clips each).
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard.py --out bench/unheard.jsonl \\
+        --levers base,utterance,speaker,specaug,speed,vtlp,stretch,mixup,speaker+specaug,unheard
+    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --nested \\
+        --levers speaker+specaug,unheard,unheard-resnet
+    .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --table   # the markdown table of every row
+
+Each lever is a :class:`~hw5lib.digits.unheard.SpeakerRecipe`: ``base`` is the chapter's CNN
+recipe (``ours``: training-set standardisation, Adam 2e-3 with a cosine schedule, input noise 0.2)
+at ``--epochs`` epochs, and every other lever changes one thing from it, or several (``+``).
+Per fold the model trains on 4 speakers and is tested on the 5th; with ``--nested`` each fold also
+trains on 3 of its 4 training speakers and is tested on the 4th (never on the fold's test speaker):
+the *validation* score that recipes are chosen on. ``per-speaker CMVN`` normalises the test speaker
+by statistics of its own unlabelled clips: adaptation, not training on the test speaker.
+
+Prints one line per lever (LOSO mean, worst speaker, per speaker, minutes) and appends its JSON to
+``--out`` (a lever already there with the same settings is not run again, so an interrupted study
+resumes). Timings are training plus testing, one thread (``OMP_NUM_THREADS=1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from hw5lib.data import audio
+from hw5lib.device import pick_device
+from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, loso
+
+SPEC_AUGMENT = {"freq_masks": 2, "freq_width": 6, "time_masks": 2, "time_width": 8}
+# the augmented recipe the study starts from: per-speaker CMVN, speed, VTLP, tempo, SpecAugment
+AUGMENTED = ({"normalisation": "speaker"},
+             {"epochs": 20, "noise": 0.1, "speed": 0.15, "warp": 0.1, "stretch": 0.1, **SPEC_AUGMENT})
+SILENCE = {"trim_db": 35.0, "floor_db": 50.0}
+CROWD = {"crowd": (40, 5)}
+SELF = {"adapt_rounds": 2}
+# each lever: (what it is in words, SpeakerRecipe fields that change RECIPES["ours"], Recipe fields that change its
+# training); "unheard", "report" and "lstm+unheard" start from RECIPES instead
+LEVERS = {
+    "ours-20": ("the chapter's CNN recipe (global standardisation, noise 0.2), 20 epochs", {}, {"epochs": 20}),
+    "speaker-20": ("... with per-speaker CMVN instead (test speaker: its own unlabelled audio)",
+                   {"normalisation": "speaker"}, {"epochs": 20}),
+    "augmented": ("per-speaker CMVN + speed 15% + VTLP 10% + tempo 10% + SpecAugment, noise 0.1", *AUGMENTED),
+    "+floor": ("augmented + silence floored 50 dB under each clip's peak", {**AUGMENTED[0], "floor_db": 50.0},
+               AUGMENTED[1]),
+    "+silence": ("augmented + silences trimmed (35 dB) and floored (50 dB)", {**AUGMENTED[0], **SILENCE},
+                 AUGMENTED[1]),
+    "+silence+self": ("... + self-training on the test speaker's unlabelled clips (2 rounds of 5 epochs, p >= 0.9)",
+                      {**AUGMENTED[0], **SILENCE, **SELF}, AUGMENTED[1]),
+    "+silence+crowd": ("augmented + silences + synthetic crowd (40 speakers x 5 takes) in training",
+                       {**AUGMENTED[0], **SILENCE, **CROWD}, AUGMENTED[1]),
+    "+silence+crowd100x2": ("... with a crowd of 100 speakers x 2 takes instead",
+                            {**AUGMENTED[0], **SILENCE, "crowd": (100, 2)}, AUGMENTED[1]),
+    "+silence+crowd+lifter": ("... + log-mel smoothed to 16 cepstra (pitch ripple removed)",
+                              {**AUGMENTED[0], **SILENCE, **CROWD, "lifter": 16}, AUGMENTED[1]),
+    "+silence+crowd+self": ("augmented + silences + crowd + self-training",
+                            {**AUGMENTED[0], **SILENCE, **CROWD, **SELF}, AUGMENTED[1]),
+    "+silence+crowd+equalise": ("augmented + silences + crowd + microphone colour (EQ 1.0)",
+                                {**AUGMENTED[0], **SILENCE, **CROWD}, {**AUGMENTED[1], "equalise": 1.0}),
+    "+silence+crowd+mixup": ("augmented + silences + crowd + mixup (Beta 0.3)", {**AUGMENTED[0], **SILENCE, **CROWD},
+                             {**AUGMENTED[1], "mixup": 0.3}),
+    "resnet": ("augmented + silences + crowd, ResNet with statistics pooling",
+               {**AUGMENTED[0], **SILENCE, **CROWD, "model": "resnet"}, AUGMENTED[1]),
+    "unheard": ("the unheard recipe (hw5lib.digits.unheard.RECIPES)", "unheard", {}),
+    "unheard-x3": ("the unheard recipe, 3 seeds averaged", "unheard", {"seeds": 3}),
+    "unheard-duo": ("the unheard CNN and the unheard LSTM 2x64, probabilities averaged", "unheard-duo", {}),
+    "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
+    "lstm+unheard": ("the report's LSTM 2x64 (MFCCs: no trimming/floor) with the unheard recipe, one seed", "unheard",
+                     {"model": "lstm_2x64", "trim_db": None, "floor_db": None, "lifter": None, "seeds": 1}),
+}
+OUTER_FIELDS = ("model", "seeds", "normalisation", "trim_db", "floor_db", "lifter", "crowd", "adapt_rounds",
+                "adapt_epochs", "adapt_threshold", "adapt_lr")
+
+
+def lever(name: str, epochs: int | None) -> tuple[str, SpeakerRecipe]:
+    """(its description, the SpeakerRecipe) of lever ``name``, trained ``epochs`` epochs (None: the recipe's own)."""
+    if name not in LEVERS:
+        raise SystemExit(f"Unknown lever {name!r}; choose from {', '.join(LEVERS)}.")
+    words, start, changes = LEVERS[name]
+    if isinstance(start, str):  # a named recipe, changed by recipe fields (model, seeds) or training fields
+        recipe = RECIPES[start]
+        outer = {k: v for k, v in changes.items() if k in OUTER_FIELDS}
+        recipe = replace(recipe, **outer).with_training(**{k: v for k, v in changes.items() if k not in outer})
+        if start == "report":
+            return words, recipe  # untouched, whatever --epochs says
+    else:
+        outer = {k: v for k, v in start.items() if k in OUTER_FIELDS}
+        recipe = replace(RECIPES["ours"], **outer).with_training(**changes)
+    if epochs is not None:
+        recipe = recipe.with_training(epochs=epochs)
+    return words, recipe
+
+
+def settings(recipe: SpeakerRecipe, nested: bool) -> dict:
+    """What a row's numbers depend on, as JSON gives it back (the words of a description do not count)."""
+    fields = {k: v for k, v in asdict(recipe).items() if k != "description"}
+    return json.loads(json.dumps({"recipe": fields, "nested": nested}))
+
+
+def percent(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def table(rows: list[dict]) -> str:
+    speakers = sorted(rows[0]["per_speaker"]) if rows else []
+    lines = ["| lever | what changes | epochs | validation mean / worst (nested) | LOSO mean | worst speaker | "
+             + " | ".join(speakers) + " | minutes |",
+             "|---" * (7 + len(speakers)) + "|"]
+    for row in rows:
+        inner = (f"{percent(row['inner_mean'])} / {percent(row['inner_worst'])}" if "inner_mean" in row else "")
+        lines.append(f"| {row['lever']} | {row['words']} | {row['epochs']} | {inner} | {percent(row['mean'])} | "
+                     f"{percent(row['worst'])} ({row['worst_speaker']}) | "
+                     + " | ".join(percent(row["per_speaker"][s]) for s in speakers) + f" | {row['minutes']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levers", default="base,speaker,unheard", help=f"comma-separated, from {', '.join(LEVERS)}")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs of every lever but report-lstm "
+                                                                  "(default: the recipe's own)")
+    parser.add_argument("--nested", action="store_true", help="also validate on a held-out training speaker per fold")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", default="/work/shared/data/fsdd/recordings")
+    parser.add_argument("--out", default=None, help="append each lever's JSON line here (and skip levers there)")
+    parser.add_argument("--table", action="store_true", help="print the markdown table of --out and stop")
+    args = parser.parse_args(argv)
+    done = [json.loads(line) for line in Path(args.out).read_text().splitlines()] if args.out and Path(
+        args.out).exists() else []
+    if args.table:
+        print(table(done))
+        return done
+    torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "1")))
+    data = audio.load_digits(args.data, progress=False)
+    device = pick_device(args.device)
+    rows = []
+    for name in args.levers.split(","):
+        words, recipe = lever(name, args.epochs)
+        key = settings(recipe, args.nested)
+        previous = [row for row in done if row["lever"] == name and row["settings"] == key and row["seed"] == args.seed]
+        if previous:
+            rows.append(previous[-1])
+            print(f"{name}: already measured", flush=True)
+            continue
+        began = time.perf_counter()
+        study = loso(data, recipe, device=device, seed=args.seed, nested=args.nested)
+        row = {"lever": name, "words": words, "epochs": recipe.training.epochs, "seed": args.seed, **study,
+               "wall_minutes": (time.perf_counter() - began) / 60, "settings": key,
+               "command": shlex.join([sys.executable, *sys.argv])}
+        rows.append(row)
+        inner = f" validation {percent(row['inner_mean'])} (worst {percent(row['inner_worst'])})" if args.nested else ""
+        print(f"{name}: LOSO {percent(row['mean'])}, worst {percent(row['worst'])} ({row['worst_speaker']}); "
+              + ", ".join(f"{s} {percent(a)}" for s, a in row["per_speaker"].items())
+              + f";{inner} {row['minutes']:.1f} min", flush=True)
+        if args.out:
+            with open(args.out, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+    print(table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""hw5lib.digits for unheard voices: the augmentations do what they say (and refuse what they
+cannot do), per-speaker CMVN reads only the speaker's own frames, and train_and_test_speakers /
+loso answer bad inputs with one sentence and a tiny run with the promised keys."""
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from hw5lib import digits as D
+from hw5lib.data import audio
+from hw5lib.digits import training as T
+from hw5lib.digits.sets import floor_db, lifter, speaker_cmvn, trim_quiet
+from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, inner_speaker, loso, train_and_test_speakers
+
+ONE_SENTENCE = re.compile(r"^\S[^\n]*\.$")
+
+
+def one_sentence(error) -> str:
+    message = str(error.value)
+    assert ONE_SENTENCE.match(message) and message.count(". ") == 0, message
+    return message
+
+
+# --- augmentation ---------------------------------------------------------------------------------
+
+def test_warp_of_one_is_the_identity_and_a_larger_factor_moves_a_formant_up():
+    assert np.allclose(T.warp_matrix(40, 1.0), np.eye(40), atol=1e-6)
+    assert np.allclose(T.warp_matrix(13, 1.0, kind="mfcc"), np.eye(13), atol=1e-5)  # C I C^T = I
+    frames = np.zeros((5, 40), np.float32)
+    frames[:, 20] = 1.0  # one formant, at band 20
+    up = frames @ T.warp_matrix(40, 1.2).T
+    down = frames @ T.warp_matrix(40, 0.8).T
+    assert np.argmax(up[0]) > 20 > np.argmax(down[0])
+    # in Hz the formant moves by the factor: band centres are where librosa puts them
+    centres = T._band_frequencies(40, 4000.0)
+    assert centres[np.argmax(up[0])] == pytest.approx(1.2 * centres[20], rel=0.06)
+    with pytest.raises(D.DigitsError, match="warp factor must be positive"):
+        T.warp_matrix(40, 0.0)
+    with pytest.raises(D.DigitsError, match="Cannot warp features of kind 'chroma'"):
+        T.warp_matrix(12, 1.1, kind="chroma")
+
+
+def test_stretch_changes_the_duration_and_keeps_the_ends():
+    frames = np.arange(40, dtype=np.float32).reshape(20, 2)
+    fast, slow = T.stretch(frames, 2.0), T.stretch(frames, 0.5)
+    assert fast.shape == (10, 2) and slow.shape == (40, 2)
+    assert np.allclose(fast[0], frames[0]) and np.allclose(slow[-1], frames[-1])
+    assert T.stretch(frames, 1.0) is frames
+    assert T.stretch(frames[:1], 3.0).shape == (1, 2)  # never empty
+    with pytest.raises(D.DigitsError, match="stretch rate must be positive"):
+        T.stretch(frames, -1.0)
+
+
+def test_spec_mask_masks_bands_and_spans_inside_each_clip_only():
+    x = torch.ones(64, 30, 40)
+    lengths = torch.randint(4, 31, (64,))
+    bands = T.spec_mask(x, lengths, 2, 6, 0, 0, torch.Generator().manual_seed(0))
+    spans = T.spec_mask(x, lengths, 0, 0, 2, 5, torch.Generator().manual_seed(0))
+    assert bands.sum() < x.sum() and spans.sum() < x.sum()
+    for band_clip, span_clip, length in zip(bands, spans, lengths):
+        zero_bands = (band_clip == 0).all(0)
+        assert zero_bands.sum() <= 12 and torch.equal((band_clip == 0).any(0), zero_bands)  # whole bands
+        zero_frames = (span_clip == 0).all(1)
+        assert torch.equal((span_clip == 0).any(1), zero_frames)  # whole frames
+        assert not zero_frames[length:].any()  # the padding is not what gets masked
+        assert zero_frames.sum() <= min(10, length // 2)  # never most of a short clip
+    assert torch.equal(T.spec_mask(x, lengths, 2, 0, 2, 0, torch.Generator()), x)  # width 0: nothing
+
+
+def test_recipe_refuses_impossible_augmentation_and_is_off_by_default():
+    assert not D.Recipe().augments
+    assert D.Recipe(freq_masks=2, freq_width=5).augments and not D.Recipe(freq_masks=2).augments
+    for bad in ({"warp": 0.7}, {"speed": -0.1}, {"mixup": -1.0}, {"label_smoothing": 1.0}):
+        with pytest.raises(D.DigitsError) as error:
+            D.Recipe(**bad)
+        assert list(bad)[0] in one_sentence(error)
+    with pytest.raises(D.DigitsError, match="needs the feature kind"):
+        T.Augmenter(D.Recipe(warp=0.1))
+
+
+def test_augmenter_perturbs_clips_reproducibly():
+    frames = np.random.default_rng(0).normal(size=(30, 40)).astype(np.float32)
+    augmenter = T.Augmenter(D.Recipe(speed=0.2, warp=0.1), "log_mel")
+    a = augmenter.clip(frames, np.random.default_rng(1))
+    b = augmenter.clip(frames, np.random.default_rng(1))
+    assert np.array_equal(a, b) and a.shape[1] == 40 and a.dtype == np.float32
+    assert a.shape != frames.shape or not np.allclose(a, frames)
+    assert np.array_equal(T.Augmenter(D.Recipe(), "log_mel").clip(frames, np.random.default_rng(1)), frames)
+
+
+def test_equalise_colours_every_frame_alike_with_a_smooth_curve():
+    frames = np.random.default_rng(0).normal(size=(30, 40)).astype(np.float32)
+    coloured = T.Augmenter(D.Recipe(equalise=2.0), "log_mel").clip(frames, np.random.default_rng(3))
+    curve = coloured - frames
+    assert np.allclose(curve, curve[0], atol=1e-5) and np.abs(curve[0]).max() > 0.1  # one curve for all frames
+    assert np.abs(np.diff(curve[0])).max() < 0.5 * np.abs(curve[0]).max()  # smooth over the bands
+    mfcc = np.zeros((5, 13), np.float32)
+    shifted = T.Augmenter(D.Recipe(equalise=1.0), "mfcc").clip(mfcc, np.random.default_rng(3))
+    assert np.all(shifted[:, [0, *range(4, 13)]] == 0) and np.any(shifted[:, 1:4] != 0)
+
+
+def toy_set(n=60, features=10, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    sequences = []
+    for label in labels:
+        sequence = rng.normal(0, 0.3, (rng.integers(6, 14), features)).astype(np.float32)
+        sequence[:2, label] += 3.0
+        sequences.append(sequence)
+    return D.SequenceSet(sequences, labels)
+
+
+def test_fit_with_augmentation_is_deterministic_and_differs_from_without():
+    data = toy_set()
+    recipe = D.Recipe(epochs=2, lr=3e-3, stretch=0.2, time_masks=1, time_width=2, mixup=0.4, label_smoothing=0.1)
+
+    def run(r):
+        model = D.build_model("lstm_1x128", data.n_features, seed=0)
+        return [row["train_loss"] for row in D.fit(model, data, None, r, progress=False)]
+
+    assert run(recipe) == run(recipe)
+    assert run(recipe) != run(D.Recipe(epochs=2, lr=3e-3))
+
+
+# --- per-speaker CMVN -----------------------------------------------------------------------------
+
+def test_speaker_cmvn_uses_only_each_speakers_own_frames():
+    data = toy_set(40)
+    speakers = np.array(["ann", "bob"] * 20)
+    normalised = speaker_cmvn(data, speakers)
+    for name in ("ann", "bob"):
+        frames = np.concatenate([s for s, who in zip(normalised.sequences, speakers) if who == name])
+        assert np.allclose(frames.mean(0), 0, atol=1e-4) and np.allclose(frames.std(0), 1, atol=1e-3)
+    # bob's clips changed beyond recognition: ann's normalised clips are exactly what they were
+    louder = D.SequenceSet([s * 10 + 5 if who == "bob" else s for s, who in zip(data.sequences, speakers)],
+                           data.labels)
+    again = speaker_cmvn(louder, speakers)
+    for before, after, who in zip(normalised.sequences, again.sequences, speakers):
+        if who == "ann":
+            assert np.array_equal(before, after)
+    with pytest.raises(D.DigitsError, match="40 clips but 3 speaker names"):
+        speaker_cmvn(data, speakers[:3])
+
+
+def test_silences_are_trimmed_and_floored_by_each_clips_own_peak():
+    frames = np.full((20, 4), -80.0, np.float32)
+    frames[5:12] = -10.0
+    frames[8, 2] = 0.0  # the peak
+    trimmed = trim_quiet(frames, 35.0)
+    assert len(trimmed) == 7 and np.array_equal(trimmed, frames[5:12])
+    assert len(trim_quiet(np.full((3, 4), -80.0, np.float32), 35.0)) == 3  # all equally quiet: nothing to cut
+    floored = floor_db(frames, 50.0)
+    assert floored.min() == -50.0 and np.array_equal(floored[5:12], frames[5:12])
+    for function, message in ((trim_quiet, "trimming threshold must be positive"),
+                              (floor_db, "dynamic range must be positive")):
+        with pytest.raises(D.DigitsError) as error:
+            function(frames, 0.0)
+        assert message in one_sentence(error)
+
+
+def test_lifter_removes_the_harmonic_ripple_and_keeps_the_envelope():
+    bands = np.arange(40)
+    envelope = 10 * np.exp(-0.5 * ((bands - 15.0) / 6) ** 2)  # one broad formant
+    ripple = 3.0 * np.cos(np.pi * (bands + 0.5) * 30 / 40)  # fast ripple, as resolved pitch harmonics make
+    smoothed = lifter((envelope + ripple)[None, :].astype(np.float32), 12)[0]
+    assert np.abs(smoothed - envelope).max() < 0.1 * np.abs(ripple).max()
+    assert np.allclose(lifter(envelope[None, :].astype(np.float32), 40)[0], envelope, atol=1e-4)
+    with pytest.raises(D.DigitsError) as error:
+        lifter(envelope[None, :], 0)
+    assert "keep must be between 1 and the 40 bands" in one_sentence(error)
+
+
+# --- train_and_test_speakers and loso ---------------------------------------------------------------
+
+def tone_digits(speakers=("ann", "bob", "cy"), takes=2) -> audio.DigitSet:
+    """Each digit a tone whose pitch says the digit, shifted by each speaker: 0.25 s at 8 kHz."""
+    rate, clips, digits, names = 8000, [], [], []
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.25 * rate)) / rate
+    for s, speaker in enumerate(speakers):
+        for digit in range(10):
+            for _ in range(takes):
+                tone = np.sin(2 * np.pi * (300 + 250 * digit) * (1 + 0.04 * s) * t)
+                clips.append((0.5 * tone + 0.01 * rng.normal(size=t.size)).astype(np.float32))
+                digits.append(digit)
+                names.append(speaker)
+    return audio.DigitSet(clips, np.array(digits), np.array(names), rate, "tones", None, True)
+
+
+TINY = SpeakerRecipe("cnn", "speaker", D.Recipe(epochs=1, lr=3e-3, speed=0.1, freq_masks=1, freq_width=4))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"test_speakers": ["dan"]}, "Unknown test speaker 'dan'"),
+    ({"test_speakers": []}, "No test speakers given"),
+    ({"test_speakers": ["ann", "bob", "cy"]}, "No training speakers given"),
+    ({"test_speakers": ["ann"], "train_speakers": ["ann", "bob"]}, "both a training and a test speaker"),
+    ({"test_speakers": ["ann"], "recipe": "magic"}, "Unknown recipe 'magic'"),
+    ({"test_speakers": ["ann"], "model": "transformer"}, "Unknown model 'transformer'"),
+])
+def test_bad_inputs_stop_with_one_sentence(arguments, message, tmp_path, monkeypatch):
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
+    with pytest.raises(D.DigitsError) as error:
+        train_and_test_speakers(tone_digits(), **arguments)
+    assert message in one_sentence(error)
+
+
+def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    data = tone_digits()
+    result = train_and_test_speakers(data, ["cy"], TINY, seed=0)
+    for key in ("accuracy", "n_test", "model", "recipe", "per_speaker", "n_train", "confusion"):
+        assert key in result
+    assert result["n_test"] == 20 and result["n_train"] == 40 and 0 <= result["accuracy"] <= 1
+    assert result["model"] == "cnn" and list(result["per_speaker"]) == ["cy"]
+    assert np.sum(result["confusion"]) == 20
+    assert train_and_test_speakers(data, ["cy"], TINY, seed=0)["accuracy"] == result["accuracy"]  # same seed, same
+    two = train_and_test_speakers(data, "cy", TINY.with_training(epochs=1), model="resnet",
+                                  train_speakers=["ann"])
+    assert two["model"] == "resnet" and two["n_train"] == 20 and two["train_speakers"] == ["ann"]
+    # extra training clips (the synthetic crowd's place), self-training, trimming and a 2-seed ensemble
+    adapted = replace(TINY, seeds=2, adapt_rounds=1, adapt_epochs=1, adapt_threshold=0.05, trim_db=35.0,
+                      floor_db=50.0)
+    three = train_and_test_speakers(data, ["cy"], adapted, train_speakers=["ann"],
+                                    extra=tone_digits(("zed",), takes=1), keep_probabilities=True)
+    assert "probabilities" not in result and three["probabilities"].shape == (20, 10)
+    assert np.array_equal(three["labels"], np.arange(20) // 2)
+    duo = train_and_test_speakers(data, ["cy"], replace(TINY, partner=replace(TINY, model="mean_mlp")))
+    assert len(duo["member_accuracy"]) == 2 and 0 <= duo["accuracy"] <= 1
+    assert three["n_train"] == 30 and three["n_test"] == 20 and three["seeds"] == 2
+    assert three["adaptation"][0]["pseudo_labelled"] > 0
+
+
+def test_loso_holds_out_every_speaker_and_validates_on_a_training_speaker(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    study = loso(tone_digits(), TINY, nested=True)
+    assert set(study["per_speaker"]) == {"ann", "bob", "cy"}
+    assert study["worst"] == min(study["per_speaker"].values())
+    for row in study["folds"]:
+        assert row["inner_speaker"] != row["speaker"]
+    assert inner_speaker("cy", ["ann", "bob"]) == "ann" and inner_speaker("ann", ["bob", "cy"]) == "bob"
+    with pytest.raises(D.DigitsError) as error:
+        loso(tone_digits(("ann", "bob")), TINY, nested=True)
+    assert "at least 3 speakers" in one_sentence(error)
+
+
+def test_named_recipes_are_valid():
+    assert {"report", "ours", "unheard", "unheard-lstm", "unheard-duo"} <= set(RECIPES)
+    assert RECIPES["report"].model == "lstm_2x64" and RECIPES["ours"].model == "cnn"
+    with pytest.raises(D.DigitsError) as error:
+        SpeakerRecipe("cnn", "per-room", D.Recipe())
+    assert "Unknown normalisation 'per-room'" in one_sentence(error)
+    with pytest.raises(D.DigitsError) as error:
+        SpeakerRecipe("lstm_2x64", "speaker", D.Recipe(), trim_db=35.0)
+    assert "work on log-mel features" in one_sentence(error)
+    with pytest.raises(D.DigitsError) as error:
+        SpeakerRecipe("cnn", "speaker", D.Recipe(), adapt_rounds=1, adapt_threshold=1.5)
+    assert "Self-training needs" in one_sentence(error)
+    with pytest.raises(D.DigitsError) as error:
+        SpeakerRecipe("cnn", "speaker", D.Recipe(), crowd=(0, 5))
+    assert "crowd must be (speakers, takes)" in one_sentence(error)
+
+
+# --- the command line: python -m hw5lib.digits --test-speakers / --test-data with --recipe ---------
+
+def tone_folder(folder, speakers=("ann", "bob", "cy"), takes=2):
+    import soundfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data = tone_digits(speakers, takes)
+    for i, (clip, digit, speaker) in enumerate(zip(data.audio, data.digits, data.speakers)):
+        soundfile.write(folder / f"{digit}_{speaker}_{i % takes}.wav", clip, data.sample_rate, subtype="PCM_16")
+    return folder
+
+
+@pytest.fixture
+def tiny_recipes(tmp_path, monkeypatch):
+    """The named recipes, shrunk to one epoch and no crowd, so the command runs in seconds."""
+    from hw5lib.digits import unheard
+
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    shrunk = {name: replace(recipe, crowd=None, partner=None, seeds=1).with_training(epochs=1)
+              for name, recipe in unheard.RECIPES.items()}
+    monkeypatch.setattr(unheard, "RECIPES", shrunk)
+    return shrunk
+
+
+def test_the_command_tests_named_speakers_and_writes_what_it_promises(tmp_path, tiny_recipes):
+    import json
+
+    from hw5lib.digits.__main__ import main
+
+    folder = tone_folder(tmp_path / "tones")
+    out = tmp_path / "result.json"
+    main(["--data", str(folder), "--test-speakers", "cy,bob", "--recipe", "unheard", "--out", str(out),
+          "--device", "cpu"])
+    saved = json.loads(out.read_text())
+    assert saved["recipe"] == "unheard" and saved["n_test"] == 40 and 0 <= saved["accuracy"] <= 1
+    assert sorted(saved["per_speaker"]) == ["bob", "cy"] and saved["train_speakers"] == ["ann"]
+    assert saved["model"] == tiny_recipes["unheard"].model
+    # trained on one data set alone (the synthetic speakers' place), tested on all of another
+    other = tone_folder(tmp_path / "others", speakers=("dan", "eve"), takes=1)
+    main(["--data", str(other), "--test-data", str(folder), "--recipe", "ours", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["recipe"] == "ours" and saved["n_test"] == 60 and saved["train_speakers"] == []
+    assert sorted(saved["per_speaker"]) == ["ann", "bob", "cy"] and saved["n_extra"] == 20
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--test-speakers", "zed"], "Unknown test speaker 'zed'"),
+    (["--test-speakers", " , "], "No test speakers given"),
+    (["--test-speakers", "ann,bob,cy"], "No training speakers given"),
+])
+def test_the_command_answers_bad_speakers_with_one_sentence(arguments, message, tmp_path, tiny_recipes, capsys):
+    from hw5lib.digits.__main__ import main
+
+    folder = tone_folder(tmp_path / "tones")
+    with pytest.raises(SystemExit) as stopped:
+        main(["--data", str(folder), *arguments])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("python -m hw5lib.digits: ") and message in error and error.endswith(".")
+
+
+def test_the_command_refuses_a_missing_folder_and_both_test_options(tmp_path, tiny_recipes, capsys):
+    from hw5lib.digits.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--data", str(tmp_path / "nowhere"), "--test-speakers", "ann"])
+    assert stopped.value.code == 2 and "does not exist" in capsys.readouterr().err
+    folder = tone_folder(tmp_path / "tones")
+    with pytest.raises(SystemExit) as stopped:
+        main(["--data", str(folder), "--test-speakers", "ann", "--test-data", str(folder)])
+    assert stopped.value.code == 2 and "not both" in capsys.readouterr().err
