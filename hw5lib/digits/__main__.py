@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Sequence
 
 import torch
 
 from hw5lib.data import audio
+from hw5lib.data.audio import AudioError
 from hw5lib.device import pick_device
 from hw5lib.digits.models import MODELS, model_spec
-from hw5lib.digits.sets import SequenceSet, random_split
+from hw5lib.digits.sets import DigitsError, SequenceSet, random_split
 from hw5lib.digits.training import Recipe, _distributed, train_and_test
 from hw5lib.digits.transfer import cross_domain
+from hw5lib.digits.unheard import RECIPES, train_and_test_speakers
 from hw5lib.io import atomic_write_text
 
 CROWD_SPEAKERS, CROWD_TAKES = 20, 10  # --data synthetic without --speakers / --clips-per-digit
@@ -49,7 +52,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--test-data", default=None,
                         help="train on all of --data and test on all of this (a folder, synthetic, crowd or "
                              "auto); the outcome gives the accuracy per test speaker")
-    parser.add_argument("--model", default="lstm_2x64", choices=sorted(MODELS))
+    parser.add_argument("--test-speakers", default=None, metavar="NAME[,NAME...]",
+                        help="train on every other speaker of --data (plus what the recipe adds) and test on these")
+    parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
+                        help="a named recipe of hw5lib.digits.unheard (with --test-speakers: default unheard); "
+                             "with --test-data it trains on --data alone (e.g. synthetic speakers) and tests on all "
+                             "of --test-data")
+    parser.add_argument("--model", default=None, choices=sorted(MODELS),
+                        help="default: lstm_2x64, or the recipe's model")
     parser.add_argument("--speakers", type=int, default=None, help="at most this many speakers")
     parser.add_argument("--clips-per-digit", type=int, default=None, help="takes of each digit per speaker")
     parser.add_argument("--epochs", type=int, default=30)
@@ -74,21 +84,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         device = f"cuda:{rank % torch.cuda.device_count()}"
     recipe = Recipe(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule,
                     noise=args.noise, seed=args.seed)
-    digits = load(args.data, args.speakers, args.clips_per_digit, args.seed, rank == 0)
-    if args.test_data is not None:
-        test = load(args.test_data, None, None, args.seed, rank == 0)
-        result = cross_domain(args.model, digits, test, recipe, args.normalisation or "utterance",
-                              spec_augment=args.spec_augment, device=device, checkpoint_dir=args.checkpoint_dir,
-                              progress=rank == 0)
-        result["world_size"] = world
-    else:
-        spec = model_spec(args.model)
-        sequences = audio.extract(digits.audio, digits.sample_rate, spec.feature, progress=rank == 0)
-        data = SequenceSet(sequences, digits.digits)
-        train_idx, test_idx = random_split(len(data))
-        outcome = train_and_test(args.model, data, train_idx, test_idx, recipe, args.normalisation or "global",
-                                 checkpoint_dir=args.checkpoint_dir, device=device, progress=rank == 0)
-        result = {**outcome.summary(), "world_size": world, "device": device, "history": outcome.history}
+    if args.test_speakers is not None and args.test_data is not None:
+        parser.error("give --test-speakers (speakers of --data) or --test-data (another data set), not both")
+    try:
+        result = _outcome(args, recipe, device, rank == 0)
+    except (DigitsError, AudioError) as error:
+        print(f"python -m hw5lib.digits: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    result = {**result, "world_size": world, "device": device}
     if rank == 0:
         text = json.dumps(result, indent=2)
         if args.out:
@@ -96,6 +99,32 @@ def main(argv: Sequence[str] | None = None) -> dict:
         else:
             print(text)
     return result
+
+
+def _outcome(args, recipe: Recipe, device: str, talk: bool) -> dict:
+    digits = load(args.data, args.speakers, args.clips_per_digit, args.seed, talk)
+    if args.test_speakers is not None:  # unheard speakers of the same data
+        names = [name.strip() for name in args.test_speakers.split(",") if name.strip()]
+        return train_and_test_speakers(digits, names, args.recipe or "unheard", model=args.model, device=device,
+                                       seed=args.seed, progress=talk, checkpoint_dir=args.checkpoint_dir)
+    if args.test_data is not None:
+        test = load(args.test_data, None, None, args.seed, talk)
+        if args.recipe is not None:  # a named recipe, trained on --data alone
+            return train_and_test_speakers(test, test.speaker_names, args.recipe, model=args.model, device=device,
+                                           seed=args.seed, progress=talk, train_speakers=[], extra=digits,
+                                           checkpoint_dir=args.checkpoint_dir)
+        outcome = cross_domain(args.model or "lstm_2x64", digits, test, recipe, args.normalisation or "utterance",
+                               spec_augment=args.spec_augment, device=device, checkpoint_dir=args.checkpoint_dir,
+                               progress=talk)
+        return {**outcome, "recipe": "command line"}
+    model = args.model or "lstm_2x64"
+    spec = model_spec(model)
+    sequences = audio.extract(digits.audio, digits.sample_rate, spec.feature, progress=talk)
+    data = SequenceSet(sequences, digits.digits)
+    train_idx, test_idx = random_split(len(data))
+    outcome = train_and_test(model, data, train_idx, test_idx, recipe, args.normalisation or "global",
+                             checkpoint_dir=args.checkpoint_dir, device=device, progress=talk)
+    return {**outcome.summary(), "history": outcome.history}
 
 
 if __name__ == "__main__":
