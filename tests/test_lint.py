@@ -29,28 +29,13 @@ def test_ruff_finds_nothing():
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-def code_cells(path: Path, parameters: bool = False) -> list[list[str]]:
-    """Each code cell's lines that count: not blank, not a cell option (``:tags: ...``); the
-    parameters cell only when ``parameters``."""
+def code_cells(path: Path) -> list[list[str]]:
+    """Each code cell's lines that count: not blank, not a cell option (``:tags: ...``)."""
     cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", path.read_text(encoding="utf-8"), re.S | re.M)
-    return [[line for line in cell.splitlines() if line.strip() and not line.startswith(":")] for cell in cells
-            if parameters or ":tags: [parameters]" not in cell]
-
-
-def parameters_cell(path: Path) -> list[str]:
-    cells = re.findall(r"^```\{code-cell\}[^\n]*\n:tags: \[parameters\]\n(.*?)^```",
-                       path.read_text(encoding="utf-8"), re.S | re.M)
-    return [line for line in (cells[0] if cells else "").splitlines() if line.strip()]
+    return [[line for line in cell.splitlines() if line.strip() and not line.startswith(":")] for cell in cells]
 
 
 NOTEBOOKS = sorted((ROOT / "book").glob("*.md"))
-
-
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_a_parameters_cell_declares_and_does_nothing_else(notebook):
-    """Its length is the chapter's number of parameters; each line is ``name = None  # what it is``."""
-    for line in parameters_cell(notebook):
-        assert re.fullmatch(r"\w+ = None(\s+# .+)?", line), f"{notebook.name}, parameters cell: {line!r}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -70,11 +55,6 @@ def test_the_rule_checker_sees_cells_and_their_lines(tmp_path):
     sample.write_text(f"# t\n\n```{{code-cell}} ipython3\n:tags: [remove-cell]\n\n{body}```\n", encoding="utf-8")
     (cell,) = code_cells(sample)
     assert len(cell) == 16 and cell[0] == "def f():"
-    declared = tmp_path / "declared.md"
-    declared.write_text("```{code-cell} ipython3\n:tags: [parameters]\n\nseed = None  # the seed\nx = 3\n```\n")
-    assert parameters_cell(declared) == ["seed = None  # the seed", "x = 3"]
-    with pytest.raises(AssertionError, match="parameters cell: 'x = 3'"):
-        test_a_parameters_cell_declares_and_does_nothing_else(declared)
     with pytest.raises(AssertionError, match="defines 'def f\\(\\):'"):
         test_notebooks_are_prose_and_short_calls(sample)
 
@@ -85,7 +65,7 @@ def test_every_chapter_notebook_starts_with_the_one_preamble():
     from hw5lib.publish import registry
 
     for name in registry.NAMES:
-        cells = code_cells(ROOT / "book" / f"{name}.md", parameters=True)
+        cells = code_cells(ROOT / "book" / f"{name}.md")
         preamble = "\n".join(cells[1])
         assert f"from hw5lib.chapters import {name} as chapter" in preamble, name
         assert "P, results = chapter.setup(globals())" in preamble, name

@@ -119,12 +119,9 @@ def crowd_clips(speakers: int, takes: int, seed: int = 0, progress: bool = False
     """The synthetic crowd of :mod:`hw5lib.data.crowd` (``speakers`` x ``takes`` of every digit),
     made once into the cache and read as a DigitSet; its speaker names never clash with real ones."""
     from hw5lib.data import audio
-    from hw5lib.data.crowd import synthesize_crowd
 
-    folder = synthesize_crowd(speakers, takes, seed=seed, progress=progress, report=lambda message: None)
-    clips = audio.load_digits(folder, progress=progress, report=lambda message: None)
-    clips.source, clips.synthetic = "synthetic crowd", True
-    return clips
+    return audio.load_digits("synthetic", synthetic_speakers=speakers, synthetic_takes=takes, seed=seed,
+                             progress=progress, report=lambda message: None)
 
 
 def _features(data, kind: str, progress: bool) -> SequenceSet:
