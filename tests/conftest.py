@@ -1,5 +1,6 @@
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,10 @@ _share_the_cores()  # before any test module imports torch
 # Nothing in the tests reaches outside the machine: no data set is downloaded (tests/test_fetch.py
 # lifts this for its own loopback server). Inherited by the kernels and commands tests start.
 os.environ.setdefault("HW5LIB_OFFLINE", "1")
+# ... and no model comes from the Hugging Face hub or from this machine's own hub cache: model=auto
+# finds whisper-base only where a test lays out the structural one (tests/test_whisper_base.py).
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="hw5lib-tests-hub-")
 
 
 def pytest_collection_modifyitems(config, items):

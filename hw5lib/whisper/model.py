@@ -35,10 +35,14 @@ from hw5lib.data.textnorm import error_rates
 __all__ = [
     "WhisperError", "TinySpec", "build_tokenizer", "build_tiny", "load_whisper", "features", "SpeechDataset",
     "Collator", "transcribe", "evaluate", "STRATEGIES", "freeze", "fine_tune",
-    "TrainingPlan", "TINY",
+    "TrainingPlan", "TINY", "AUTO", "BASE", "ModelChoice", "resolve_model",
 ]
 
 TINY = "tiny"  # the model_name_or_path that asks for the tiny model built and pre-trained here
+AUTO = "auto"  # whisper-base where it can be had, else the tiny model
+BASE = "openai/whisper-base"  # the report's model
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 TASKS = ("transcribe", "translate")
 
 
@@ -174,16 +178,89 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def hub_cached(repo_id: str) -> bool:
+    """Whether the local hub cache holds ``repo_id``'s config and weights (no network is asked)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(name: str) -> bool:
+        return isinstance(try_to_load_from_cache(repo_id, name), str)
+
+    return cached("config.json") and any(cached(name) for name in WEIGHT_FILES)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a chapter runs (``name``: ``tiny``, a hub id or a folder) and why, in both languages."""
+    name: str
+    why: dict
+
+    @property
+    def tiny(self) -> bool:
+        return self.name == TINY
+
+
+def resolve_model(name_or_path: str, download=None) -> ModelChoice:
+    """What ``model_name_or_path`` asks for. ``auto`` is :data:`BASE` when the hub cache holds it, or
+    when the hub answers within seconds and the download (``download``: ``snapshot_download`` of the
+    files a checkpoint needs) succeeds; otherwise the tiny model, with the reason."""
+    if name_or_path != AUTO:
+        asked = {"fa": f"`{name_or_path}`، همان که پارامتر `model_name_or_path` خواست",
+                 "en": f"`{name_or_path}`, as the `model_name_or_path` parameter asked"}
+        return ModelChoice(name_or_path, asked)
+    if hub_cached(BASE):
+        return ModelChoice(BASE, {"fa": f"`{BASE}`، که در حافظهٔ نهان Hugging Face این ماشین بود (`auto`)",
+                                  "en": f"`{BASE}`, found in this machine's Hugging Face cache (`auto`)"})
+    if _hub_reachable():
+        try:
+            (download or _download)(BASE)
+            return ModelChoice(BASE, {"fa": f"`{BASE}`، که از هاب Hugging Face بارگیری شد (`auto`)",
+                                      "en": f"`{BASE}`, downloaded from the Hugging Face hub (`auto`)"})
+        except Exception as error:  # any failure of the download: the tiny model, and the page says why
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return ModelChoice(TINY, {
+                "fa": f"مدل کوچک `tiny`: بارگیری `{BASE}` از هاب شکست خورد ({reason})",
+                "en": f"the tiny model: downloading `{BASE}` from the hub failed ({reason})"})
+    return ModelChoice(TINY, {
+        "fa": f"مدل کوچک `tiny`: `{BASE}` در حافظهٔ نهان Hugging Face نیست و هاب از این‌جا در دسترس نیست (`auto`)",
+        "en": f"the tiny model: `{BASE}` is not in the Hugging Face cache and the hub cannot be reached from here "
+              "(`auto`)"})
+
+
+def _download(repo_id: str) -> None:
+    from huggingface_hub import snapshot_download
+
+    snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "model.safetensors"])
+
+
+def _check_checkpoint_folder(path: Path) -> None:
+    """A local folder must hold a config and weights; say which is missing before loading."""
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise WhisperError(f"{path} is not a Whisper checkpoint: a checkpoint is a folder with config.json, the "
+                           "weights (model.safetensors) and the processor files that save_pretrained writes.")
+    if not any((path / name).is_file() for name in WEIGHT_FILES):
+        raise WhisperError(f"{path} holds a configuration but no weights (none of {', '.join(WEIGHT_FILES)}): "
+                           "save the model there with save_pretrained, or give another folder.")
+
+
+def _check_vocabulary(model, processor, source: str) -> None:
+    """The decoder's vocabulary and the tokenizer's must be the same size: token ids index the
+    embedding, and a mismatch writes nonsense or fails mid-training."""
+    vocabulary, tokens = model.config.vocab_size, len(processor.tokenizer)
+    if vocabulary != tokens:
+        raise WhisperError(f"The checkpoint {source} does not match its tokenizer: the model has {vocabulary} tokens "
+                           f"and the tokenizer {tokens}; save the model and the processor together "
+                           "(save_pretrained of both into one folder).")
+
+
 def load_whisper(name_or_path: str, device: str = "cpu"):
     """(model, processor) from a hub id or a local checkpoint folder, with one clear sentence when
-    neither works (a folder that is not a checkpoint, an unknown id, no network)."""
+    neither works (a folder that is not a checkpoint or has no weights, an unknown id, no network,
+    a model whose vocabulary is not its tokenizer's)."""
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
     path = Path(str(name_or_path)).expanduser()
     if path.exists():
-        if not path.is_dir() or not (path / "config.json").is_file():
-            raise WhisperError(f"{path} is not a Whisper checkpoint: a checkpoint is a folder with config.json, the "
-                               "weights (model.safetensors) and the processor files that save_pretrained writes.")
+        _check_checkpoint_folder(path)
         source = str(path)
     elif str(name_or_path).count("/") == 1 and not str(name_or_path).startswith((".", "/", "~")):
         source = str(name_or_path)
@@ -207,6 +284,7 @@ def load_whisper(name_or_path: str, device: str = "cpu"):
         except OSError as error:
             raise WhisperError(f"Cannot load the Whisper model {name_or_path!r} from the Hugging Face hub (is the id "
                                f"right?): {str(error).splitlines()[0]}") from None
+    _check_vocabulary(model, processor, source)
     return model.to(device).eval(), processor
 
 
