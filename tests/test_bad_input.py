@@ -181,7 +181,8 @@ BAD_PARAMETERS = [
     ("q4", {"data": "{tmp}"}, "Parameter 'data': No .wav files under {tmp}; expected FSDD"),
     ("whisper", {"data": "{tmp}"}, "Parameter 'data': {tmp} holds 0 CSV/TSV tables; expected exactly one"),
     ("whisper", {"model_name_or_path": "whisper base"}, "Parameter 'model_name_or_path' must be tiny (built here, "
-                                                        "offline), a checkpoint folder or a hub id"),
+                                                        "offline), auto (whisper-base where it can be had, else "
+                                                        "tiny), a checkpoint folder or a hub id"),
     ("whisper", {"fa_audio": "{tmp}/mine.wav"}, "Parameter 'fa_audio' must be empty or an audio file, and "
                                                 "'{tmp}/mine.wav' is not a file."),
     ("whisper", {"zh_audio": "{tmp}"},

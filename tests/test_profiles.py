@@ -75,7 +75,8 @@ def test_device_choice(monkeypatch):
 
 def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_path):
     whisper = chapters.get("whisper")
-    assert whisper.resolve("quick", {}).model_name_or_path == "tiny"
+    assert whisper.resolve("quick", {}).model_name_or_path == "auto"
+    assert whisper.resolve("smoke", {}).model_name_or_path == "tiny"
     assert whisper.resolve("full", {}).model_name_or_path == "openai/whisper-base"
     (tmp_path / "checkpoint").mkdir()
     import numpy as np
@@ -93,8 +94,9 @@ def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_p
     assert (resolved.model_name_or_path, resolved.data, resolved.fa_audio) == (
         str(tmp_path / "checkpoint"), str(speech), str(tmp_path / "mine.wav"))
     for given, message in [
-        ({"model_name_or_path": "whisper base"}, "Parameter 'model_name_or_path' must be tiny (built here, offline), a "
-                                                  "checkpoint folder or a hub id like openai/whisper-base"),
+        ({"model_name_or_path": "whisper base"}, "Parameter 'model_name_or_path' must be tiny (built here, offline), "
+                                                  "auto (whisper-base where it can be had, else tiny), a checkpoint "
+                                                  "folder or a hub id like openai/whisper-base"),
         ({"model_name_or_path": "a/b/c"}, "Parameter 'model_name_or_path' must be tiny"),
         ({"data": str(tmp_path / "nowhere")}, "Parameter 'data' must be synthetic or a folder of transcribed speech"),
         ({"zh_audio": str(tmp_path / "nowhere.wav")}, "Parameter 'zh_audio' must be empty or an audio file"),

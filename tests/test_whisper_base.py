@@ -178,3 +178,45 @@ def test_checkpoints_that_cannot_work_are_refused_before_training(base, tmp_path
     assert str(error.value).startswith(f"The checkpoint {mismatched} does not match its tokenizer: the model has "
                                        f"{model.config.vocab_size} tokens and the tokenizer 51865")
     assert all("\n" not in str(e) for e in [error.value])
+
+
+def test_auto_in_quick_takes_whisper_base_within_the_cpu_budget(hub):
+    from hw5lib.chapters import q3_whisper as chapter
+
+    quick = chapter.CHAPTER.resolve("quick", {"sentences": 20})
+    assert quick.model_name_or_path == W.AUTO
+    choice, within = chapter.choose_model(quick, "cpu")
+    assert choice.name == W.BASE and "Hugging Face cache" in choice.why["en"] and "budget" in choice.why["en"]
+    budget = chapter.CPU_BUDGET
+    assert (within.epochs, within.learning_rate, within.dropout, within.voices) == (
+        budget.epochs, budget.learning_rate, budget.dropout, budget.voices)
+    assert within.sentences == 20  # what the reader gave is kept
+    on_gpu, as_given = chapter.choose_model(quick, "cuda:0")
+    assert as_given is quick and "budget" not in on_gpu.why["en"]
+
+
+@pytest.mark.slow
+def test_the_full_profile_runs_end_to_end_through_the_hub_id_at_a_reduced_size(base, tmp_path):
+    """Every parameter of ``full`` but the sizes, whisper-base through its hub id from the cache."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    sizes = {"sentences": 12, "voices": 1, "epochs": 1, "batch_size": 8, "eval_every": 1}
+    arguments = [item for name, value in sizes.items() for item in ("-p", name, str(value))]
+    environment = {**os.environ, "HF_HUB_CACHE": str(base[1]), "HF_HUB_OFFLINE": "1",
+                   "HW5LIB_CACHE": str(tmp_path / "cache")}
+    ran = subprocess.run([sys.executable, "-m", "hw5lib", "run", "q3_whisper", "--profile", "full", "--quiet",
+                          "--output", str(tmp_path / "runs"), *arguments, "-p", "device", "cpu"],
+                         capture_output=True, text=True, env=environment, timeout=1200)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    saved = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    assert saved["parameters"]["model_name_or_path"] == W.BASE and saved["parameters"]["learning_rate"] == 1e-5
+    assert saved["data"]["model"] == W.BASE and "as the `model_name_or_path` parameter asked" in \
+        saved["data"]["model_choice"]
+    keys = {metric["key"] for metric in saved["metrics"]}
+    assert {"fa_detected_language", "zh_translation_wer", "wer_after_test", "strategy_scratch_wer"} <= keys
+    trained = list((tmp_path / "cache" / "checkpoints" / "whisper").glob("*/full/checkpoint-*/model.safetensors"))
+    assert trained, "fine-tuning whisper-base wrote its checkpoints"

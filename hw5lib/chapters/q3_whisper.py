@@ -5,6 +5,7 @@ notebook ``book/q3_whisper.md`` is prose and short calls into this module."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from hw5lib.data import speech as corpus
 from hw5lib.data.textnorm import error_rates
 from hw5lib.publish.chapter import Chapter, Reported
 from hw5lib.publish.i18n import localise_number
-from hw5lib.publish.profiles import Parameter
+from hw5lib.publish.profiles import Parameter, Parameters
 from hw5lib.publish.results import glue_value
 from hw5lib.torchutil import count_parameters
 from hw5lib.whisper import model as W
@@ -50,9 +51,10 @@ CHAPTER = Chapter(
     {"fa": "سوال ۳: Whisper؛ رونویسی فارسی، ترجمه، یادگیری انتقالی و تنظیم دقیق",
      "en": "Q3: Whisper: Persian transcription, translation, transfer learning and fine-tuning"},
     (
-        Parameter("model_name_or_path", "model", {"smoke": "tiny", "quick": "tiny", "full": "openai/whisper-base"},
-                  "tiny (a small Whisper built and pre-trained here, offline), a checkpoint folder, or a hub "
-                  "id such as openai/whisper-base (the report's model; needs the hub or its cache)"),
+        Parameter("model_name_or_path", "model", {"smoke": "tiny", "quick": "auto", "full": "openai/whisper-base"},
+                  "tiny (a small Whisper built and pre-trained here, offline), auto (openai/whisper-base where "
+                  "the hub cache has it or the hub answers, else tiny), a checkpoint folder, or a hub id such as "
+                  "openai/whisper-base (the report's model; needs the hub or its cache)"),
         Parameter("data", "speech_source", "synthetic",
                   "the Persian data set to fine-tune on: synthetic (espeak-ng), or a folder of audio files "
                   "with one CSV/TSV of transcriptions, or a Common Voice language folder"),
@@ -117,6 +119,58 @@ STRATEGY_HEADERS = {"fa": ["راهبرد", "پارامترهای آموزش‌پ
                     "en": ["strategy", "trainable parameters", "test WER", "test CER"]}
 
 
+@dataclass(frozen=True)
+class CpuBudget:
+    """What part (d) does with a model its authors pre-trained (whisper-base) on a CPU outside the
+    ``full`` profile, for the parameters left at the profile's values: fewer clips, one epoch, and
+    the report's learning rate and dropout instead of the tiny model's. Sized from
+    ``bench/whisper_base_cpu.py`` (about 15 s per step of 8 clips of 30 s windows, and 1 s per clip
+    of evaluation, on 2 cores): part (d) then takes minutes instead of hours."""
+    sentences: int = 40
+    voices: int = 1
+    epochs: float = 1
+    learning_rate: float = 1e-5
+    dropout: float = 0.0
+
+    def applies(self, choice: W.ModelChoice, profile: str, device) -> bool:
+        return not choice.tiny and profile != "full" and not str(device).startswith("cuda")
+
+    def within(self, parameters: Parameters) -> Parameters:
+        """``parameters`` with this budget's values where they were left at the profile's own."""
+        defaults = {p.name: p.default_for(parameters.profile) for p in CHAPTER.parameters}
+        values = dict(parameters.values)
+        for name, value in vars(self).items():
+            if values[name] == defaults[name]:
+                values[name] = value
+        return Parameters(parameters.profile, values)
+
+    def words(self) -> dict[str, str]:
+        n = {name: localise_number(str(value), "fa") for name, value in vars(self).items()}
+        return {"en": f" On a CPU, part (d) fine-tunes it within a budget: {self.sentences} sentences by "
+                      f"{self.voices} voice(s), {self.epochs:g} epoch(s) at the report's learning rate "
+                      f"{self.learning_rate:g} (one step of 8 clips takes about 15 s on two cores: "
+                      "`bench/whisper_base_cpu.py`); the `full` profile, on a GPU, gives the report's settings.",
+                "fa": f" روی CPU، بخش «د» آن را در بودجه‌ای تنظیم می‌کند: {n['sentences']} جمله با {n['voices']} صدا، "
+                      f"{n['epochs']} دوره با نرخ یادگیری گزارش ({self.learning_rate:g})؛ هر گام ۸ گفته‌ای روی دو "
+                      "هسته حدود ۱۵ ثانیه است (`bench/whisper_base_cpu.py`)؛ نمایهٔ `full` روی GPU تنظیمات خود "
+                      "گزارش را به کار می‌برد."}
+
+
+CPU_BUDGET = CpuBudget()
+
+
+def choose_model(parameters: Parameters, device) -> tuple[W.ModelChoice, Parameters]:
+    """The model this run uses (``W.resolve_model``; ``auto`` resolved) and the parameters it runs
+    with: within :data:`CPU_BUDGET` where that applies, else as given."""
+    choice = W.resolve_model(parameters.model_name_or_path)
+    if CPU_BUDGET.applies(choice, parameters.profile, device):
+        words = CPU_BUDGET.words()
+        choice = W.ModelChoice(choice.name, {language: choice.why[language] + "." + words[language]
+                                             for language in ("fa", "en")})
+        return choice, CPU_BUDGET.within(parameters)
+    return W.ModelChoice(choice.name, {language: choice.why[language] + "." for language in ("fa", "en")}), parameters
+
+
 def model_label(model_name_or_path: str) -> str:
     """The model's name in tables and prose: ``tiny``, or the last part of a folder or hub id."""
     return model_name_or_path if model_name_or_path == W.TINY else Path(model_name_or_path).name
@@ -151,11 +205,13 @@ def data_sentences(target: SpeechData, pretrained_on: int | None) -> dict[str, s
     return {"en": en, "fa": fa}
 
 
-def glue_data(model_name_or_path: str, model, processor, source: SpeechData, target: SpeechData) -> None:
-    """Glue what the prose says about the data and the model: ``wh_source``, ``wh_<split>``,
-    ``wh_data``, ``wh_model``, ``wh_window``, ``wh_parameters`` (millions), ``wh_truncated``."""
-    name = model_label(model_name_or_path)
-    tiny = model_name_or_path == W.TINY
+def glue_data(choice: W.ModelChoice, model, processor, source: SpeechData, target: SpeechData) -> None:
+    """Glue what the prose says about the data and the model: ``wh_choice`` (which model, and why),
+    ``wh_source``, ``wh_<split>``, ``wh_data``, ``wh_model``, ``wh_window`` (the tiny model's, in
+    seconds), ``wh_parameters`` (millions), ``wh_truncated``."""
+    name = model_label(choice.name)
+    tiny = choice.tiny
+    glue_value("wh_choice", choice.why)
     glue_value("wh_model", {"fa": name, "en": name})  # a name: its digits stay as they are
     glue_value("wh_window", W.TinySpec().seconds)
     glue_value("wh_parameters", count_parameters(model) / 1e6, "{:.2f}")

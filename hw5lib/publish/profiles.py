@@ -152,15 +152,18 @@ def _to_audio_file(name: str, value) -> str:
 
 
 def _to_model(name: str, value) -> str:
-    """'tiny', a folder that exists, or a hub id of the form owner/name."""
+    """'tiny', 'auto', a folder that exists, or a hub id of the form owner/name."""
     value = _to_str(name, value).strip()
-    if value == "tiny" or Path(value).expanduser().is_dir():
-        return value if value == "tiny" else str(Path(value).expanduser())
+    if value in {"tiny", "auto"}:
+        return value
+    if Path(value).expanduser().is_dir():
+        return str(Path(value).expanduser())
     owner, _, model = value.partition("/")
     if owner and model and "/" not in model and not value.startswith((".", "~")):
         return value
-    raise ParameterError(f"Parameter '{name}' must be tiny (built here, offline), a checkpoint folder or a hub id "
-                         f"like openai/whisper-base, and {value!r} is none of those.")
+    raise ParameterError(f"Parameter '{name}' must be tiny (built here, offline), auto (whisper-base where it can "
+                         f"be had, else tiny), a checkpoint folder or a hub id like openai/whisper-base, and "
+                         f"{value!r} is none of those.")
 
 
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {

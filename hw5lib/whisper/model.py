@@ -35,7 +35,7 @@ from hw5lib.data.textnorm import error_rates
 __all__ = [
     "WhisperError", "TinySpec", "build_tokenizer", "build_tiny", "load_whisper", "features", "SpeechDataset",
     "Collator", "transcribe", "evaluate", "STRATEGIES", "freeze", "fine_tune",
-    "TrainingPlan", "TINY", "AUTO", "BASE", "ModelChoice", "resolve_model",
+    "TrainingPlan", "TINY", "AUTO", "BASE", "ModelChoice", "resolve_model", "download_model", "hub_cached",
 ]
 
 TINY = "tiny"  # the model_name_or_path that asks for the tiny model built and pre-trained here
@@ -212,7 +212,7 @@ def resolve_model(name_or_path: str, download=None) -> ModelChoice:
                                   "en": f"`{BASE}`, found in this machine's Hugging Face cache (`auto`)"})
     if _hub_reachable():
         try:
-            (download or _download)(BASE)
+            (download or download_model)(BASE)
             return ModelChoice(BASE, {"fa": f"`{BASE}`، که از هاب Hugging Face بارگیری شد (`auto`)",
                                       "en": f"`{BASE}`, downloaded from the Hugging Face hub (`auto`)"})
         except Exception as error:  # any failure of the download: the tiny model, and the page says why
@@ -226,7 +226,8 @@ def resolve_model(name_or_path: str, download=None) -> ModelChoice:
               "(`auto`)"})
 
 
-def _download(repo_id: str) -> None:
+def download_model(repo_id: str = BASE) -> None:
+    """The files a checkpoint needs (config, tokenizer, weights) into the Hugging Face cache."""
     from huggingface_hub import snapshot_download
 
     snapshot_download(repo_id, allow_patterns=["*.json", "*.txt", "model.safetensors"])
