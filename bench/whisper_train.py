@@ -38,7 +38,7 @@ def main() -> None:
     texts = persian_sentences(args.clips)
     model, processor = W.build_tiny(texts, spec)
     rng = np.random.default_rng(0)
-    mel = rng.normal(0, 1, (args.clips, spec.mel_bins, spec.seconds * 100)).astype(np.float16)
+    mel = rng.normal(0, 1, (args.clips, spec.mel_bins, spec.frames)).astype(np.float16)
     utterances = [Utterance(Path(f"{i}.wav"), text) for i, text in enumerate(texts)]
     dataset = W.SpeechDataset(mel, utterances, processor.tokenizer, spec.max_target_tokens)
     plan = W.TrainingPlan(epochs=args.epochs, learning_rate=1e-3, batch_size=args.batch_size, eval_every=10**6,

@@ -27,7 +27,7 @@ def micro_data(tokenizer):
     """Four clips of distinct noise and what to write for them: two Persian transcriptions and a
     Mandarin clip to translate, twice over."""
     rng = np.random.default_rng(0)
-    mel = rng.normal(0, 1, (4, MICRO.mel_bins, MICRO.seconds * 100)).astype(np.float16)
+    mel = rng.normal(0, 1, (4, MICRO.mel_bins, MICRO.frames)).astype(np.float16)
     utterances = [Utterance(Path("a.wav"), REPORT_FA), Utterance(Path("b.wav"), "من امروز به کتابخانه رفتم"),
                   Utterance(Path("c.wav"), REPORT_ZH_EN, language="zh", task="translate"),
                   Utterance(Path("d.wav"), "Hello everyone, are you busy?", language="zh", task="translate")]
@@ -210,7 +210,7 @@ def test_dropout_reaches_every_built_layer_but_attention():
     attention = {m.dropout for m in model.modules() if isinstance(m, WhisperAttention)}
     assert len(rates) >= 6 and set(rates) == {0.25} and model.config.dropout == 0.25
     assert attention == {0.0} and model.config.attention_dropout == 0.0  # the fused CPU kernel stays usable
-    x = torch.randn(2, MICRO.mel_bins, MICRO.seconds * 100)
+    x = torch.randn(2, MICRO.mel_bins, MICRO.frames)
     labels = torch.tensor([[1, 2, 3], [4, 5, 6]])
     model.train()
     assert model(input_features=x, labels=labels).loss != model(input_features=x, labels=labels).loss

@@ -111,7 +111,7 @@ def micro_corpus():
     texts = [REPORT_FA, "من امروز به کتابخانه رفتم", "او فردا به خانه می‌آید"]
     utterances = [Utterance(Path(f"{i}.wav"), texts[i % 3], split=split, speaker=f"v{i}")
                   for i, split in enumerate(["train", "train", "validation", "validation", "test", "test"])]
-    mel = np.random.default_rng(0).normal(0, 1, (6, MICRO.mel_bins, MICRO.seconds * 100)).astype(np.float16)
+    mel = np.random.default_rng(0).normal(0, 1, (6, MICRO.mel_bins, MICRO.frames)).astype(np.float16)
     data = E.SpeechData(utterances, [np.zeros(16000, np.float32)] * 6, "micro", True, "split tables")
     return data, mel, texts
 
@@ -146,7 +146,7 @@ def test_the_report_clip_is_a_test_clip_or_the_users_recording(tmp_path):
     data, _, texts = micro_corpus()
     _, processor = W.build_tiny(texts, MICRO)
     mel, origin = E.report_clip(texts[1], data, "", processor.feature_extractor)
-    assert origin == "v4" and mel.shape == (1, MICRO.mel_bins, MICRO.seconds * 100)
+    assert origin == "v4" and mel.shape == (1, MICRO.mel_bins, MICRO.frames)
     own = tmp_path / "mine.wav"
     soundfile.write(own, np.random.default_rng(1).normal(0, 0.1, 8000).astype(np.float32), 16000)
     assert E.report_clip(texts[1], data, str(own), processor.feature_extractor)[1] == str(own)

@@ -127,7 +127,7 @@ def chinese_pairs() -> list[tuple[str, str]]:
 # --- synthesis ----------------------------------------------------------------------------------
 # (name, espeak-ng voice, base pitch, base rate in words per minute)
 # (rates are such that the longest sentence, slowed by 10%, fits the tiny model's 6 s window)
-PERSIAN_VOICES = (("fa-m1", "fa+m1", 40, 165), ("fa-m3", "fa+m3", 35, 160), ("fa-f2", "fa+f2", 65, 170),
+PERSIAN_VOICES = (("fa-m1", "fa+m1", 40, 165), ("fa-f2", "fa+f2", 65, 170), ("fa-m3", "fa+m3", 35, 160),
                   ("fa-f4", "fa+f4", 72, 175), ("fa-klatt", "fa+klatt", 48, 160), ("fa-m7", "fa+m7", 30, 170))
 CHINESE_VOICES = (("zh-m1", "cmn+m1", 45, 160), ("zh-f2", "cmn+f2", 65, 160), ("zh-m3", "cmn+m3", 35, 150))
 

@@ -83,7 +83,8 @@ def special_tokens() -> list[str]:
 
 @dataclass(frozen=True)
 class TinySpec:
-    """The tiny Whisper's shape. 6 s windows: 600 mel frames, 300 encoder positions."""
+    """The tiny Whisper's shape. 6 s windows: 300 mel frames (a frame every 20 ms, half Whisper's
+    rate: the encoder's cost halves, and it still has 25 positions a second), 150 encoder positions."""
     d_model: int = 128
     encoder_layers: int = 2
     decoder_layers: int = 2
@@ -93,6 +94,12 @@ class TinySpec:
     mel_bins: int = 80
     bpe_vocabulary: int = 600
     max_target_tokens: int = 96
+    hop_length: int = 320  # samples between mel frames (Whisper's: 160, 100 frames a second)
+
+    @property
+    def frames(self) -> int:
+        """Mel frames in the window (the encoder's positions are half as many)."""
+        return self.seconds * SAMPLE_RATE // self.hop_length
 
     def __post_init__(self):
         if self.d_model % self.heads:
@@ -143,15 +150,15 @@ def build_tiny(texts: Sequence[str], spec: TinySpec = TinySpec(), seed: int = 0)
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
 
     tokenizer = build_tokenizer(texts, spec.bpe_vocabulary)
-    extractor = WhisperFeatureExtractor(feature_size=spec.mel_bins, sampling_rate=SAMPLE_RATE, hop_length=160,
-                                        chunk_length=spec.seconds, n_fft=400)
+    extractor = WhisperFeatureExtractor(feature_size=spec.mel_bins, sampling_rate=SAMPLE_RATE,
+                                        hop_length=spec.hop_length, chunk_length=spec.seconds, n_fft=400)
     token = tokenizer.convert_tokens_to_ids
     eot = token("<|endoftext|>")
     config = WhisperConfig(
         vocab_size=len(tokenizer), num_mel_bins=spec.mel_bins, d_model=spec.d_model,
         encoder_layers=spec.encoder_layers, decoder_layers=spec.decoder_layers,
         encoder_attention_heads=spec.heads, decoder_attention_heads=spec.heads, encoder_ffn_dim=spec.ffn,
-        decoder_ffn_dim=spec.ffn, max_source_positions=spec.seconds * 50, max_target_positions=spec.max_target_tokens,
+        decoder_ffn_dim=spec.ffn, max_source_positions=spec.frames // 2, max_target_positions=spec.max_target_tokens,
         pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=token("<|startoftranscript|>"),
         begin_suppress_tokens=[eot], suppress_tokens=[])
     torch.manual_seed(seed)
