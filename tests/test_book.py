@@ -209,6 +209,30 @@ def test_results_table_is_filled_from_the_chapter(visit):
     assert "هزینهٔ پایانی آموزش" in tab_fa.locator("table.hw5lib-results").inner_text()
 
 
+def test_each_chapter_executed_once_for_both_languages(built):
+    """The execution stage ran every chapter before Sphinx read it, and both languages' builds
+    found it in the cache: one cached notebook per chapter, none executed again by myst-nb."""
+    from jupyter_cache import get_cache
+
+    records = get_cache(str(built / ".jupyter_cache")).list_cache_records()
+    names = sorted(Path(record.uri).stem for record in records)
+    assert names == sorted(CHAPTER_PAGES[1:]), names
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_execution_page_says_how_each_chapter_ran(visit, lang):
+    tab, _ = visit(lang, "execution")
+    table = tab.locator("article table")
+    assert table.count() == 1
+    rows = table.locator("tbody tr")
+    assert rows.count() == len(CHAPTER_PAGES) - 1
+    for index in range(rows.count()):
+        cells = rows.nth(index).locator("td").all_inner_texts()
+        assert cells[1] == PROFILE and cells[3] in ("cpu", "cuda", "mps"), cells
+        assert ("اجرا" in cells[-1]) if lang == "fa" else ("executed" in cells[-1]), cells
+    assert rows.first.locator("a").count() == 1  # the chapter's name links to it
+
+
 @pytest.mark.parametrize("lang, words", [("fa", ["پس‌انتشار", "شبکه"]), ("en", ["not vanish", "Fig. 1"])])
 def test_pdf_per_language(built, artifacts, lang, words):
     pdf = built / "pdf" / f"hw5lib-{lang}.pdf"

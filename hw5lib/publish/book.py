@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hw5lib.publish import i18n
+from hw5lib.publish import execute, i18n
 from hw5lib.publish.sphinxext.child import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,8 +97,9 @@ def stage_runs(runs, root: Path = ROOT) -> Path:
 
 
 def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LANGUAGES, log=print,
-          root: Path = ROOT, runs=()) -> dict:
-    """Build PDFs (optional) then the HTML of both languages; return timings in seconds.
+          root: Path = ROOT, runs=(), jobs: int | None = None) -> dict:
+    """Execute the chapters the cache lacks (``jobs`` at a time), then build PDFs (optional) and
+    the HTML of both languages; return timings in seconds.
 
     ``root`` is the folder holding ``_config.yml`` and ``book/`` (a copy, in the tests); ``runs``
     are run folders whose executed chapters replace the book's own execution."""
@@ -107,24 +108,41 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
     build_dir = root / "_build"
     source = stage_runs(runs, root) if runs else root / "book"
     cache = build_dir / ".jupyter_cache"
+    started = time.perf_counter()
+    try:
+        execute.execute_book(source, cache, jobs=jobs, timeout=_execution_timeout(root), log=log)
+    except execute.ChapterExecutionError as error:
+        raise BookBuildError(str(error)) from None
+    timings["execute"] = time.perf_counter() - started
     if pdf:
         chromium = find_chromium()
         for lang in languages:
             started = time.perf_counter()
             outdir = build_dir / "singlehtml" / lang
-            log(f"hw5lib: single-page '{lang}' build for the PDF ...")
             if run_child(lang, source, outdir, cache, "singlehtml", warnings_as_errors, cwd=root) != 0:
                 raise BookBuildError(f"The single-page '{lang}' build failed; its log is above.")
-            print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
+            target = print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
             timings[f"pdf_{lang}"] = time.perf_counter() - started
+            log(f"hw5lib: PDF ({lang}) {target.relative_to(root)} in {timings[f'pdf_{lang}']:.0f} s")
     started = time.perf_counter()
-    log(f"hw5lib: HTML build of both languages (jupyter-book build {source.relative_to(root)}/) ...")
-    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+    # -q: Sphinx's warnings and errors, not its status lines (this build's own lines say what it does)
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", "-q",
                str(source.relative_to(root))]
     if warnings_as_errors:
         command += ["-W", "--keep-going"]
-    result = subprocess.run(command, cwd=root)
+    result = subprocess.run(command, cwd=root, env={**os.environ, execute.DONE_ENV: "1"})
     if result.returncode != 0:
         raise BookBuildError("The HTML build failed; its log is above.")
     timings["html"] = time.perf_counter() - started
+    log(f"hw5lib: HTML of both languages (jupyter-book build {source.relative_to(root)}/) in {timings['html']:.0f} s")
     return timings
+
+
+def _execution_timeout(root: Path) -> int | None:
+    """``execute: timeout:`` of the book's ``_config.yml`` (seconds per cell), as jupyter-book reads it."""
+    import yaml
+
+    config = root / "_config.yml"
+    settings = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    timeout = ((settings or {}).get("execute") or {}).get("timeout", 30)
+    return None if timeout in (None, -1) else int(timeout)

@@ -46,7 +46,7 @@ def _book(args) -> int:
         os.environ[profiles.PROFILE_ENV] = profiles.check_profile(args.profile)
     profiles.default_profile()  # a bad $HW5LIB_PROFILE stops here, not in the first chapter
     timings = book.build(pdf=not args.no_pdf, warnings_as_errors=args.strict, runs=args.from_run or (),
-                         root=args.root or book.ROOT)
+                         root=args.root or book.ROOT, jobs=args.jobs)
     summary = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
     print(f"hw5lib: book built in _build/html (Persian) and _build/html/en (English); {summary}")
     return 0
@@ -112,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     book.add_argument("--no-pdf", action="store_true", help="HTML only")
     book.add_argument("--profile", help=f"execute every chapter on this profile ({' | '.join(profiles.PROFILES)}; "
                       f"default: ${profiles.PROFILE_ENV}, else {profiles.DEFAULT_PROFILE})")
+    book.add_argument("--jobs", type=int, metavar="N", help="execute at most N chapters at a time, the cores "
+                      "shared between them (default: one per core)")
     book.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors (CI)")
     book.add_argument("--root", type=Path, help="the folder with _config.yml, _toc.yml and book/ (default: this "
                       "checkout); the build goes into its _build/")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from hw5lib.publish import registry as chapters
+from hw5lib.publish.execute import ipc_kernel_manager_class
 from hw5lib.publish.results import RUN_DIR_ENV
 
 
@@ -66,6 +67,7 @@ def run_chapter(name: str, profile: str | None = None, parameters: Mapping[str, 
         papermill.execute_notebook(
             str(source_notebook), str(executed), parameters={"profile": profile, **parameters},
             cwd=str(chapter.path.parent), progress_bar=progress, kernel_name="python3",
+            kernel_manager_class=ipc_kernel_manager_class(),
         )
     except papermill.PapermillExecutionError as exc:
         raise ChapterRunError(

@@ -26,12 +26,12 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.errors import SphinxError
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from hw5lib.publish import assets, dependencies
+from hw5lib.publish import assets, dependencies, execute
 from hw5lib.publish import i18n
-from hw5lib.publish.profiles import default_profile
 from hw5lib.publish.sphinxext.child import run_child
 
 LOGGER = logging.getLogger(__name__)
@@ -45,29 +45,12 @@ def _filter_source(app: Sphinx, docname: str, source: list[str]) -> None:
     if path.endswith(".ipynb"):  # an executed run (``hw5lib book --from-run``): outputs kept as they are
         source[0] = i18n.filter_notebook_json(source[0], app.config.language, source=path)
         return
-    text = i18n.filter_language(source[0], app.config.language, source=path)
-    if "```{code-cell}" in text:
-        # jupyter-cache keys outputs on the notebook's code alone; this hidden cell adds the hw5lib
-        # source files that code imports (transitively) and the profile ($HW5LIB_PROFILE) to that
-        # key, so editing a module re-runs the chapters that import it and no other, and a smoke
-        # build never shows a quick build's outputs
-        files = dependencies.notebook_files(text)
+    text, files, key = execute.keyed_source(i18n.filter_language(source[0], app.config.language, source=path))
+    if key is not None:
         app.env.hw5lib_dependencies = {**getattr(app.env, "hw5lib_dependencies", {}),
                                        docname: [str(file.relative_to(dependencies.HW5LIB)) for file in files]}
-        key = execution_key(files)
         app.env.hw5lib_keys = {**getattr(app.env, "hw5lib_keys", {}), docname: key}
-        text += FINGERPRINT_CELL.format(key=key)
     source[0] = text
-
-
-FINGERPRINT_CELL = """
-
-```{{code-cell}} ipython3
-:tags: [remove-cell]
-
-# hw5lib source fingerprint and profile: {key}
-```
-"""
 
 
 def _fingerprint(paths, base: Path) -> str:
@@ -78,15 +61,10 @@ def _fingerprint(paths, base: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def execution_key(files) -> str:
-    """What a chapter's outputs depend on beyond its own code: the hw5lib files it imports and the profile."""
-    return f"{dependencies.fingerprint(files)} {default_profile()}"
-
-
 def _stored_key(env, docname: str) -> str:
     """The execution key of ``docname`` from the files its last reading found, as they are now."""
     files = [dependencies.HW5LIB / name for name in env.hw5lib_dependencies[docname]]
-    return execution_key(files)
+    return execute.execution_key(files)
 
 
 def site_fingerprint() -> str:
@@ -200,15 +178,37 @@ def _build_other_languages(app: Sphinx) -> None:
 # --- 4. the results table --------------------------------------------------------------------
 
 class results_placeholder(nodes.General, nodes.Element):
-    """Replaced at write time by the table of all chapters' results."""
+    """Replaced at write time by a table made from other documents' executions: every chapter's
+    results (``{hw5lib-results}``) or how each chapter was executed (``{hw5lib-execution}``)."""
 
 
 class ResultsDirective(SphinxDirective):
     has_content = False
+    table = "results"
 
     def run(self):
         self.env.hw5lib_results_docs = getattr(self.env, "hw5lib_results_docs", set()) | {self.env.docname}
-        return [results_placeholder()]
+        return [results_placeholder(table=self.table)]
+
+
+class ExecutionDirective(ResultsDirective):
+    table = "execution"
+
+
+# --- 5. the chapters executed side by side before the pages are read -------------------------
+
+def _execute_chapters(app: Sphinx) -> None:
+    """The primary build (not a child) executes the chapters that the cache lacks, several at
+    once, before Sphinx reads a page (see :mod:`hw5lib.publish.execute`)."""
+    config = app.env.mystnb_config
+    if (not app.config.hw5lib_build_other_languages or config.execution_mode != "cache"
+            or os.environ.get(execute.DONE_ENV)):  # hw5lib book ran it (its record says what it executed)
+        return
+    try:
+        execute.execute_book(Path(app.srcdir), Path(config.execution_cache_path),
+                             timeout=config.execution_timeout, log=LOGGER.info)
+    except execute.ChapterExecutionError as error:
+        raise SphinxError(str(error)) from None
 
 
 def _outdated(app, env, added, changed, removed):
@@ -229,9 +229,12 @@ def _outdated(app, env, added, changed, removed):
     if getattr(env, "hw5lib_pdf_available", None) != pdf_available:
         outdated |= env.found_docs  # every page links to its language's PDF, or must stop doing so
     env.hw5lib_pdf_available = pdf_available
-    # the results table shows other documents' outputs: rewrite it whenever any document is re-read
-    if added or changed or removed or outdated:
+    # the results and execution tables show other documents' outputs and how they were made:
+    # rewrite them whenever any document is re-read or the chapters were executed anew
+    executions = json.dumps(execute.last_record(build_root(app)).get("last", {}).get("chapters", []))
+    if added or changed or removed or outdated or getattr(env, "hw5lib_executions", None) != executions:
         outdated |= getattr(env, "hw5lib_results_docs", set())
+    env.hw5lib_executions = executions
     return sorted(outdated)
 
 
@@ -241,6 +244,8 @@ def _fill_results(app: Sphinx, doctree, docname: str) -> None:
     placeholders = list(doctree.findall(results_placeholder))
     if not placeholders:
         return
+    if any(placeholder.get("table") == "execution" for placeholder in placeholders):
+        execution = execute.execution_table(execute.last_record(build_root(app)), app.config.language)
     glue_folder = Path(app.env.mystnb_config.output_folder)
     records = []
     for other in sorted(app.env.found_docs):
@@ -253,7 +258,8 @@ def _fill_results(app: Sphinx, doctree, docname: str) -> None:
             records.append((other, results.ChapterResults.from_mimebundle(bundle["data"])))
     table = results.summary_table(records, app.config.language)
     for placeholder in placeholders:
-        placeholder.replace_self(_table_node(table, app, docname))
+        chosen = execution if placeholder.get("table") == "execution" else table
+        placeholder.replace_self(_table_node(chosen, app, docname))
 
 
 def _table_node(table: dict, app: Sphinx, docname: str):
@@ -349,5 +355,7 @@ def setup(app: Sphinx) -> dict:
         app.add_message_catalog(catalogue, str(locale))
     app.add_node(results_placeholder)
     app.add_directive("hw5lib-results", ResultsDirective)
+    app.add_directive("hw5lib-execution", ExecutionDirective)
+    app.connect("builder-inited", _execute_chapters, priority=900)  # after myst-nb has read its configuration
     app.add_css_file("hw5lib.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -20,7 +20,10 @@ from pathlib import Path
 def run_child(lang: str, srcdir: Path, outdir: Path, cache: Path | None = None, builder: str = "html",
               warnings_as_errors: bool = False, cwd: Path | None = None) -> int:
     """Build ``lang`` into ``outdir`` in a new process; return its exit status."""
-    command = [sys.executable, "-m", "hw5lib.publish.sphinxext.child", "--lang", lang, "--builder", builder,
+    # not ``-m hw5lib.publish.sphinxext.child``: the package imports this module first, and runpy
+    # would warn that it is found in sys.modules before it runs as __main__
+    command = [sys.executable, "-c", "import sys; from hw5lib.publish.sphinxext.child import main; sys.exit(main())",
+               "--lang", lang, "--builder", builder,
                "--srcdir", str(srcdir), "--outdir", str(outdir)]
     if cache is not None:
         command += ["--cache", str(cache)]
