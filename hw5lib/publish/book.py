@@ -8,6 +8,7 @@ that follow link to them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -116,7 +117,8 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
     timings["execute"] = time.perf_counter() - started
     if pdf:
         chromium = find_chromium()
-        for lang in languages:
+
+        def make_pdf(lang: str) -> None:
             started = time.perf_counter()
             outdir = build_dir / "singlehtml" / lang
             if run_child(lang, source, outdir, cache, "singlehtml", warnings_as_errors, cwd=root) != 0:
@@ -124,6 +126,11 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
             target = print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
             timings[f"pdf_{lang}"] = time.perf_counter() - started
             log(f"hw5lib: PDF ({lang}) {target.relative_to(root)} in {timings[f'pdf_{lang}']:.0f} s")
+
+        # the languages side by side: every chapter is in the execution cache, so each build only reads
+        with concurrent.futures.ThreadPoolExecutor(len(languages)) as pool:
+            for made in [pool.submit(make_pdf, lang) for lang in languages]:
+                made.result()
     started = time.perf_counter()
     # -q: Sphinx's warnings and errors, not its status lines (this build's own lines say what it does)
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", "-q",

@@ -106,6 +106,7 @@ class ChapterOutcome:
     seconds: float | None  # execution time (for a cached chapter, that of the run it came from)
     executed_at: str | None = None
     data: dict | str = ""  # which recordings its numbers came from, in words: {"fa": ..., "en": ...}
+    title: dict | None = None  # the chapter's title in each language, as its results give it
     device: str = ""
     profile: str = ""
     threads: int | None = None
@@ -118,7 +119,7 @@ def chapter_jobs(source: Path) -> list[ChapterJob]:
     chapter replaced by an executed run is not executed), keyed as myst-nb will key them."""
     jobs = []
     for name in chapters.NAMES:
-        path = Path(source) / chapters.get(name).notebook
+        path = Path(source) / f"{name}.md"  # the registry's convention (importing a chapter would cost seconds)
         if not path.is_file():
             continue
         text = i18n.filter_language(path.read_text(encoding="utf-8"), i18n.PRIMARY_LANGUAGE, source=str(path))
@@ -150,7 +151,8 @@ def _results_of(notebook) -> dict:
             bundle = {mime.split("/", 1)[1] if mime.startswith("application/papermill.record/") else mime: value
                       for mime, value in output.get("data", {}).items()}
             record = results.ChapterResults.from_mimebundle(bundle)
-            return {"data": {lang: results.data_words(record.data, lang) for lang in i18n.LANGUAGES},
+            return {"title": record.title,
+                    "data": {lang: results.data_words(record.data, lang) for lang in i18n.LANGUAGES},
                     "device": str(record.parameters.get("device", "")),
                     "profile": str(record.parameters.get("profile", ""))}
     return {}
@@ -333,7 +335,7 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
         outcomes[job.name] = ChapterOutcome(job.name, "cached", cached.data.get("execution_seconds"),
                                             executed_at=cached.created.isoformat(timespec="seconds"),
                                             **{key: facts.get(key, "") for key in ("data", "device", "profile")},
-                                            threads=facts.get("threads"))
+                                            title=facts.get("title"), threads=facts.get("threads"))
     cached_names = sorted(outcomes, key=chapters.NAMES.index)
     if cached_names:
         log(f"hw5lib: from the execution cache ({profile}): {', '.join(cached_names)}")
@@ -400,7 +402,7 @@ def _store(result: dict, job: ChapterJob, cache, bundle_class, build_dir: Path, 
         bundle_class(executed, str(job.path), data={"execution_seconds": seconds, "hw5lib": facts}),
         check_validity=False, overwrite=True)
     (build_dir / "failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
-    return ChapterOutcome(job.name, "executed", seconds, now, data=facts.get("data", ""),
+    return ChapterOutcome(job.name, "executed", seconds, now, data=facts.get("data", ""), title=facts.get("title"),
                           device=facts.get("device", ""), profile=facts["profile"], threads=threads)
 
 
@@ -439,8 +441,7 @@ def execution_table(record: dict, lang: str) -> dict:
     i18n.check_language(lang)
     rows = []
     for entry in record.get("last", {}).get("chapters", []):
-        chapter = chapters.get(entry["name"])
-        when = (entry.get("executed_at") or "").replace("T", " ")
+        when = (entry.get("executed_at") or "").replace("T", " ")[:16]  # to the minute
         seconds = entry.get("seconds")
         data = entry.get("data")
         values = [entry.get("profile") or "—", (data.get(lang) if isinstance(data, dict) else data) or "—",
@@ -448,6 +449,6 @@ def execution_table(record: dict, lang: str) -> dict:
                   str(entry["threads"]) if entry.get("threads") else "—",
                   f"{seconds:,.0f}" if seconds is not None else "—",
                   _SOURCE_WORDS[entry["status"]][lang].format(when=when or "?")]
-        rows.append([(chapter.title[lang], Path(chapter.notebook).stem),
+        rows.append([((entry.get("title") or {}).get(lang, entry["name"]), entry["name"]),
                      *(i18n.localise_number(value, lang) for value in values)])
     return {"header": _EXECUTION_HEADER[lang], "rows": rows, "empty": _NOT_EXECUTED[lang]}

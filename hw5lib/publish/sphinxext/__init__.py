@@ -32,7 +32,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from hw5lib.publish import assets, dependencies, execute
 from hw5lib.publish import i18n
-from hw5lib.publish.sphinxext.child import run_child
+from hw5lib.publish.sphinxext.child import run_child, start_child
 
 LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -145,27 +145,52 @@ def _set_direction(app: Sphinx) -> None:
 
 # --- 3. the other language's build -----------------------------------------------------------
 
+def _builds_other_languages(app: Sphinx) -> bool:
+    return (app.builder.name == "html" and app.config.language == app.config.hw5lib_primary_language
+            and app.config.hw5lib_build_other_languages)
+
+
+def _other_outdir(app: Sphinx, lang: str) -> Path:
+    # built beside the primary book (myst-nb puts its working files next to the output folder,
+    # which must not be inside the published site), then moved into place
+    return build_root(app) / lang / "html"
+
+
+def _start_other_languages(app: Sphinx) -> None:
+    """With every chapter already in the execution cache, the other languages' books are built
+    at the same time as this one (each in its own process), not after it."""
+    if not _builds_other_languages(app) or app.env.mystnb_config.execution_mode not in ("cache", "off"):
+        return
+    app.hw5lib_children = {
+        lang: start_child(lang, Path(app.srcdir), _other_outdir(app, lang),
+                          Path(app.env.mystnb_config.execution_cache_path), warnings_as_errors=app.warningiserror)
+        for lang in app.config.hw5lib_languages if lang != app.config.language}
+
+
 def _build_finished(app: Sphinx, exception) -> None:
     if exception is not None:
+        for child in getattr(app, "hw5lib_children", {}).values():
+            child.terminate()
         return
     _set_direction(app)
     _publish_pdf(app)
-    if (app.builder.name == "html" and app.config.language == app.config.hw5lib_primary_language
-            and app.config.hw5lib_build_other_languages):
+    if _builds_other_languages(app):
         _build_other_languages(app)
 
 
 def _build_other_languages(app: Sphinx) -> None:
+    started = getattr(app, "hw5lib_children", {})
     for lang in app.config.hw5lib_languages:
         if lang == app.config.language:
             continue
         published = Path(app.outdir) / lang
-        # built beside the primary book (myst-nb puts its working files next to the output
-        # folder, which must not be inside the published site), then moved into place
-        outdir = build_root(app) / lang / "html"
-        LOGGER.info(f"hw5lib: building the '{lang}' book into {published}")
-        status = run_child(lang, Path(app.srcdir), outdir, Path(app.env.mystnb_config.execution_cache_path),
-                           warnings_as_errors=app.warningiserror)
+        outdir = _other_outdir(app, lang)
+        if lang in started:
+            status = started[lang].wait()
+        else:
+            LOGGER.info(f"hw5lib: building the '{lang}' book into {published}")
+            status = run_child(lang, Path(app.srcdir), outdir, Path(app.env.mystnb_config.execution_cache_path),
+                               warnings_as_errors=app.warningiserror)
         if status != 0:
             raise RuntimeError(f"The '{lang}' build failed (exit {status}); its log is above.")
         staging = published.with_name(f".{lang}.staging")
@@ -357,5 +382,6 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("hw5lib-results", ResultsDirective)
     app.add_directive("hw5lib-execution", ExecutionDirective)
     app.connect("builder-inited", _execute_chapters, priority=900)  # after myst-nb has read its configuration
+    app.connect("builder-inited", _start_other_languages, priority=901)  # once every chapter is cached
     app.add_css_file("hw5lib.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -17,19 +17,24 @@ import sys
 from pathlib import Path
 
 
-def run_child(lang: str, srcdir: Path, outdir: Path, cache: Path | None = None, builder: str = "html",
-              warnings_as_errors: bool = False, cwd: Path | None = None) -> int:
-    """Build ``lang`` into ``outdir`` in a new process; return its exit status."""
+def start_child(lang: str, srcdir: Path, outdir: Path, cache: Path | None = None, builder: str = "html",
+                warnings_as_errors: bool = False, cwd: Path | None = None) -> subprocess.Popen:
+    """Start building ``lang`` into ``outdir`` in a new process; the caller waits for it."""
     # not ``-m hw5lib.publish.sphinxext.child``: the package imports this module first, and runpy
     # would warn that it is found in sys.modules before it runs as __main__
     command = [sys.executable, "-c", "import sys; from hw5lib.publish.sphinxext.child import main; sys.exit(main())",
-               "--lang", lang, "--builder", builder,
-               "--srcdir", str(srcdir), "--outdir", str(outdir)]
+               "--lang", lang, "--builder", builder, "--srcdir", str(srcdir), "--outdir", str(outdir)]
     if cache is not None:
         command += ["--cache", str(cache)]
     if warnings_as_errors:
         command.append("--warnings-as-errors")
-    return subprocess.run(command, cwd=cwd).returncode
+    return subprocess.Popen(command, cwd=cwd)
+
+
+def run_child(lang: str, srcdir: Path, outdir: Path, cache: Path | None = None, builder: str = "html",
+              warnings_as_errors: bool = False, cwd: Path | None = None) -> int:
+    """Build ``lang`` into ``outdir`` in a new process; return its exit status."""
+    return start_child(lang, srcdir, outdir, cache, builder, warnings_as_errors, cwd).wait()
 
 
 def build_language(srcdir: Path, outdir: Path, lang: str, cache: Path | None = None, builder: str = "html",
