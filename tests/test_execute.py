@@ -123,6 +123,20 @@ def test_a_failing_chapter_is_named_with_its_cell_and_the_others_are_kept(tmp_pa
     assert statuses["q1_kan"] == "cached" and time.perf_counter() - started < 60
 
 
+def test_a_cached_notebook_cut_short_by_a_kill_is_executed_again(tmp_path):
+    source, cache_path = toy_book(tmp_path, {"q1_kan": sleeper(tmp_path, "kan", 0.1)})
+    execute.execute_book(source, cache_path, log=lambda line: None)
+    cache = get_cache(str(cache_path))
+    (record,) = cache.list_cache_records()
+    stored = cache.get_cache_bundle(record.pk)  # the file jupyter-cache wrote after its database row
+    path = next(cache_path.rglob("*.ipynb"))
+    path.write_text(path.read_text(encoding="utf-8")[:100], encoding="utf-8")  # killed mid-write
+    (outcome,) = execute.execute_book(source, cache_path, log=lambda line: None)
+    assert outcome.status == "executed" and stored.nb is not None
+    (fresh,) = get_cache(str(cache_path)).list_cache_records()
+    assert get_cache(str(cache_path)).get_cache_bundle(fresh.pk).nb.cells  # readable again
+
+
 def test_a_chapter_replaced_by_a_run_is_not_executed(tmp_path):
     source, cache_path = toy_book(tmp_path, {"q1_kan": sleeper(tmp_path, "kan", 0.1)})
     (source / "q2_vanishing.ipynb").write_text("{}", encoding="utf-8")  # as stage_runs leaves it

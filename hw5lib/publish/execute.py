@@ -316,6 +316,7 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
+    began = time.perf_counter()
     source, cache_path = Path(source).resolve(), Path(cache_path).resolve()
     build_dir = cache_path.parent
     cache = get_cache(str(cache_path))
@@ -325,9 +326,8 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
     outcomes: dict[str, ChapterOutcome] = {}
     pending: list[ChapterJob] = []
     for job in chapter_jobs(source):
-        try:
-            cached = cache.match_cache_notebook(job.notebook)
-        except KeyError:
+        cached = _readable_match(cache, job.notebook)
+        if cached is None:
             job.estimate = timings.get(job.name)
             pending.append(job)
             continue
@@ -375,7 +375,8 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
         finally:
             progress.close()
     ordered = [outcomes[name] for name in chapters.NAMES if name in outcomes]
-    _save_record(build_dir, record, profile, ordered)
+    _save_record(build_dir, record, profile, ordered, time.perf_counter() - began,
+                 share_cores(len(pending), jobs) if pending else None)
     if failures:
         first = failures[0]
         raise ChapterExecutionError(
@@ -383,6 +384,27 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
             f"{first.extra['notebook']}." + (f" Also failed: {', '.join(f.name for f in failures[1:])}."
                                             if len(failures) > 1 else ""))
     return ordered
+
+
+def _readable_match(cache, notebook):
+    """The cache's record of ``notebook``, or ``None``. A record whose notebook cannot be read (a
+    build killed while jupyter-cache wrote it: the database row is written before the file) is
+    removed, so the chapter executes again instead of failing the build when myst-nb reads it."""
+    try:
+        record = cache.match_cache_notebook(notebook)
+    except KeyError:
+        return None
+    try:
+        cache.get_cache_bundle(record.pk)
+    except Exception:  # a truncated or missing file: not JSON, not a notebook, not there
+        try:
+            cache.remove_cache(record.pk)
+        except KeyError:  # no file at all: the row alone goes
+            from jupyter_cache.cache.db import NbCacheRecord
+
+            NbCacheRecord.remove_records([record.pk], cache.db)
+        return None
+    return record
 
 
 def _store(result: dict, job: ChapterJob, cache, bundle_class, build_dir: Path, threads: int,
@@ -406,7 +428,8 @@ def _store(result: dict, job: ChapterJob, cache, bundle_class, build_dir: Path, 
                           device=facts.get("device", ""), profile=facts["profile"], threads=threads)
 
 
-def _save_record(build_dir: Path, record: dict, profile: str, outcomes: list[ChapterOutcome]) -> None:
+def _save_record(build_dir: Path, record: dict, profile: str, outcomes: list[ChapterOutcome], seconds: float,
+                 shares: tuple[int, int] | None) -> None:
     timings = record.setdefault("timings", {}).setdefault(profile, {})
     for outcome in outcomes:
         if outcome.status == "executed":
@@ -414,6 +437,8 @@ def _save_record(build_dir: Path, record: dict, profile: str, outcomes: list[Cha
     record["last"] = {
         "profile": profile,
         "finished": _dt.datetime.now().isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),  # the stage's wall time (the chapters overlap)
+        "processes": shares[0] if shares else 0, "threads": shares[1] if shares else 0,
         "chapters": [{key: value for key, value in vars(outcome).items() if key != "extra"} for outcome in outcomes],
     }
     atomic_write_text(build_dir / RECORD, json.dumps(record, indent=2, ensure_ascii=False))
