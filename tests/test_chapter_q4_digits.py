@@ -113,3 +113,13 @@ def test_the_machine_voices_table_and_metrics_say_when_nothing_was_measured():
     nothing = ChapterResults("q4_digits", {"fa": "", "en": ""})
     chapter.add_machine_metrics(nothing, None)
     assert nothing["synthetic_to_real"].value is None
+
+
+def test_the_clips_per_digit_read_well_when_every_digit_has_as_many():
+    import pandas as pd
+
+    even = pd.DataFrame([[40] * 10, [40] * 10], columns=range(10))
+    assert chapter.class_range_words(even) == {"en": "80", "fa": "۸۰"}
+    uneven = even.copy()
+    uneven.loc[0, 3] = 30
+    assert chapter.class_range_words(uneven) == {"en": "between 70 and 80", "fa": "بین ۷۰ و ۸۰"}

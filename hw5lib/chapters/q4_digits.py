@@ -19,7 +19,7 @@ from hw5lib.digits.sets import random_split, speaker_split, stratified_split
 from hw5lib.digits.transfer import cross_domain
 from hw5lib.digits.unheard import crowd_clips
 from hw5lib.publish.chapter import Chapter, Reported
-from hw5lib.publish.i18n import LANGUAGES, check_language, localise_number
+from hw5lib.publish.i18n import LANGUAGES, check_language, localise_number, range_words
 from hw5lib.publish.plotting import PALETTE
 from hw5lib.publish.profiles import Parameter
 
@@ -146,6 +146,12 @@ def per_speaker_table(counts: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     table.columns = [str(c) for c in table.columns]
     return table, {"fa": ["گوینده"] + [f"رقم {d}" for d in counts.columns] + ["جمع"],
                    "en": ["speaker"] + [f"digit {d}" for d in counts.columns] + ["total"]}
+
+
+def class_range_words(counts: pd.DataFrame) -> dict[str, str]:
+    """How many clips each digit has, before the word "clips": "80", or "between 70 and 80"."""
+    totals = counts.sum(axis=0)
+    return {lang: range_words(int(totals.min()), int(totals.max()), lang) for lang in ("fa", "en")}
 
 
 def balance_words(counts: pd.DataFrame) -> dict[str, str]:
