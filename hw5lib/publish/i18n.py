@@ -139,7 +139,7 @@ def localise_number(text: str, lang: str) -> str:
 
 _GROUPABLE = re.compile(r"(?<![\d.,٫\w])(\d{5,})(?!\d)")  # an integer part of five digits or more
 # a run of Latin letters, digits and the marks numbers are written with: "0", "2.5", "Q1.3", "2x64"
-_LATIN_TOKEN = re.compile(r"[A-Za-z0-9_.,\-]+")
+_LATIN_TOKEN = re.compile(r"[A-Za-z0-9_.,^\-]+")
 _PERSIAN_ONLY_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 

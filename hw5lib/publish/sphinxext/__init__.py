@@ -32,6 +32,7 @@ from sphinx.util.docutils import SphinxDirective
 from hw5lib.publish import assets, dependencies
 from hw5lib.publish import i18n
 from hw5lib.publish.profiles import default_profile
+from hw5lib.publish.sphinxext import finish
 from hw5lib.publish.sphinxext.child import run_child
 
 LOGGER = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ def _set_direction(app: Sphinx) -> None:
             continue
         html = path.read_text(encoding="utf-8")
         updated = _HTML_TAG.sub(f'<html dir="{direction}"', html, count=1)
+        updated = finish.finish_page(updated, app.config.language)  # the page's digits, Latin text isolated
         if updated != html:
             path.write_text(updated, encoding="utf-8")
 
@@ -350,4 +352,7 @@ def setup(app: Sphinx) -> dict:
     app.add_node(results_placeholder)
     app.add_directive("hw5lib-results", ResultsDirective)
     app.add_css_file("hw5lib.css")
+    from hw5lib.publish.sphinxext.search import SearchPersian
+
+    app.add_search_language(SearchPersian)  # the Persian book's index and queries, folded alike
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,61 @@
+"""The finish of a written page (hw5lib.publish.sphinxext.finish) and the Persian search language
+(hw5lib.publish.sphinxext.search), on small pieces of HTML and text; tests/test_reader_finish.py
+checks both on a built book in Chromium."""
+
+import json
+import re
+
+from hw5lib.data import textnorm
+from hw5lib.publish.sphinxext import finish, search
+
+
+def test_section_figure_and_navigation_numbers_take_persian_digits():
+    html = ('<a class="reference internal" href="q2.html">4. Q2</a>'
+            '<h1><span class="section-number">4. </span>سوال ۲</h1>'
+            '<figcaption><span class="caption-number">شکل 4.12 </span></figcaption>')
+    done = finish.localise_numbers(html, "fa")
+    assert 'href="q2.html">۴. Q2</a>' in done
+    assert '<span class="section-number">۴. </span>' in done
+    assert '<span class="caption-number">شکل ۴.۱۲ </span>' in done  # a point, not the decimal ٫
+    assert finish.localise_numbers(html, "en") == html
+
+
+def test_article_text_takes_persian_digits_but_code_maths_and_outputs_keep_theirs():
+    html = ('<nav>3 pages</nav><article><p>رقم 0 از 12.5 و Q1.3 و <code class="docutils literal">seed=0</code> و '
+            '<span class="math notranslate nohighlight">\\(x_1\\)</span></p>'
+            '<div class="cell_output"><pre>loss 0.25</pre></div><td>3,000</td></article>')
+    done = finish.finish_page(html, "fa")
+    assert "رقم ۰ از ۱۲٫۵ و Q1.3 و" in done
+    assert "seed=0" in done and "\\(x_1\\)" in done and "loss 0.25" in done
+    assert "۳٬۰۰۰" in done and "<nav>3 pages</nav>" in done  # only the article
+
+
+def test_text_in_the_other_script_gets_its_own_direction():
+    fa = finish.isolate_directions('<body><td><p>Hello, how are you?</p></td><td><p>سلام</p></td>'
+                                   '<p>مدل گفت «Hello, how are you?» و رفت.</p><p>TPE در برابر تصادفی</p></body>', "fa")
+    assert '<td dir="ltr"><p>Hello, how are you?</p></td>' in fa
+    assert "<td><p>سلام</p></td>" in fa
+    assert "«<bdi>Hello, how are you?</bdi>»" in fa
+    assert "<p>TPE در برابر تصادفی</p>" in fa  # Persian that starts with a Latin word stays right to left
+    en = finish.isolate_directions('<body><td>سلام، من دیروز</td><p>plain English</p></body>', "en")
+    assert '<td dir="rtl">سلام، من دیروز</td>' in en and "<p>plain English</p>" in en
+
+
+def test_scripts_are_left_alone():
+    html = '<body><script>const t = "<p>Hello?</p>";</script></body>'
+    assert finish.isolate_directions(html, "fa") == html
+
+
+def test_search_index_folds_zwnj_arabic_letters_and_digits():
+    persian = search.SearchPersian({})
+    words = persian.split("این کار می‌شود با كتاب ي ۱۲ پردازش‌گر")
+    assert "میشود" in words and "می" in words and "شود" in words  # whole, and its parts
+    assert "کتاب" in words and "كتاب" not in words and "12" in words and "پردازشگر" in words
+    for spelling in ("می‌شود", "میشود", "مي\u200cشود", "ميشود"):
+        assert search.fold(spelling) == "میشود"
+
+
+def test_the_browser_folds_with_the_same_map_as_the_index():
+    folds = json.loads(re.search(r"const HW5LIB_FOLDS = (\{.*?\});", search.FOLD_JS)[1])
+    assert folds == textnorm.spelling_folds("fa") == search.FOLDS
+    assert "var splitQuery" in search.FOLD_JS and "var Stemmer" in search.FOLD_JS
