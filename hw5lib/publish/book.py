@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from hw5lib.publish import i18n
+from hw5lib.publish import pdf as pdf_book
 from hw5lib.publish.sphinxext.child import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +116,8 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
             log(f"hw5lib: single-page '{lang}' build for the PDF ...")
             if run_child(lang, source, outdir, cache, "singlehtml", warnings_as_errors, cwd=root) != 0:
                 raise BookBuildError(f"The single-page '{lang}' build failed; its log is above.")
-            print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
+            # a cover, contents with page numbers, bookmarks and page numbers (hw5lib.publish.pdf)
+            pdf_book.print_book(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", lang, chromium)
             timings[f"pdf_{lang}"] = time.perf_counter() - started
     started = time.perf_counter()
     log(f"hw5lib: HTML build of both languages (jupyter-book build {source.relative_to(root)}/) ...")
