@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, chromium_path
+from conftest import ROOT, chromium_path, outline, page_text, search_site, serve_folder, squash
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -174,83 +174,18 @@ def test_arabic_script_in_code_is_set_in_a_font_that_joins_it(toy_book, browser,
 
 @pytest.fixture(scope="module")
 def served(toy_book):
-    """The built site over HTTP on the loopback interface, as a reader's browser gets it (from file://
-    the search results lose their summaries: Chromium refuses the page fetches they are made from)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(toy_book / "html")))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serve_folder(toy_book / "html") as site:
+        yield site
 
 
 @pytest.mark.parametrize("query", ["می‌شود", "میشود", "مي\u200cشود", "پيكربندي", "پیکربندی"])
 def test_persian_search_folds_zwnj_and_arabic_letters(served, browser, artifacts, query):
     """Typed into the Persian book's search box: with and without the ZWNJ, with Arabic ي and ك."""
-    tab = browser.new_page(viewport={"width": 1200, "height": 900})
-    tab.set_default_timeout(60_000)
-    errors = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.goto(f"{served}/index.html")
-    tab.locator(".search-button-field:visible").first.click()
-    box = tab.locator("#pst-search-dialog input[name=q]")
-    box.wait_for(state="visible")
-    box.type(query)
-    box.press("Enter")
-    tab.wait_for_url(re.compile(r"search\.html"))
-    # finished: the pulse stopped and the summary written (it was empty in Persian: Sphinx's catalogue)
-    tab.wait_for_function("document.querySelector('#search-results ul.search') && Search._pulse_status === -1")
-    summary = tab.locator("#search-results .search-summary").inner_text()
-    assert "جستجو پایان یافت" in summary, summary
-    found = tab.eval_on_selector_all("#search-results ul.search li a",
-                                     "links => links.map(a => a.getAttribute('href'))")
-    assert any(link.startswith("two.html") for link in found), (query, found)
-    assert not any(link.startswith("one.html") for link in found), (query, found)
-    assert errors == [], errors
-    if query == "میشود":
-        tab.screenshot(path=str(artifacts / "search-fa-without-zwnj.png"))
-    tab.close()
-
-
-def outline(pdf: Path) -> list:
-    """The PDF's bookmarks as [(title, page, [children...]), ...] (poppler's pdftohtml -xml)."""
-    import xml.etree.ElementTree as ET
-
-    xml = subprocess.run(["pdftohtml", "-xml", "-stdout", "-i", "-f", "1", "-l", "1", str(pdf)],
-                         capture_output=True, text=True, check=True).stdout
-    tree = ET.fromstring(xml)
-    top = tree.find("outline")
-    assert top is not None, f"{pdf.name} has no outline"
-
-    def read(node):
-        items, children = [], list(node)
-        for index, child in enumerate(children):
-            if child.tag == "item":
-                following = children[index + 1] if index + 1 < len(children) else None
-                nested = read(following) if following is not None and following.tag == "outline" else []
-                items.append((" ".join((child.text or "").split()), int(child.get("page")), nested))
-        return items
-
-    return read(top)
-
-
-def page_text(pdf: Path, page: int) -> str:
-    """A page's text, without the direction marks poppler wraps right-to-left runs in."""
-    text = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-layout", str(pdf), "-"],
-                          capture_output=True, text=True, check=True).stdout
-    return re.sub("[\u202a-\u202e\u2066-\u2069]", "", text)
-
-
-def squash(text: str) -> str:
-    """Text for comparing with pdftotext's: no spaces, no ZWNJ (extraction places both loosely)."""
-    return re.sub(r"[\s\u200c]", "", text)
+    shot = artifacts / "search-fa-without-zwnj.png" if query == "میشود" else None
+    found = dict(search_site(browser, served, query, shot))
+    assert "two.html" in found and "one.html" not in found, (query, found)
+    # the summary shows the words around the match, however the reader spelt it
+    assert squash("پیکربندی" if "ربند" in query else "می‌شود") in squash(found["two.html"]), found
 
 
 def words(text: str) -> str:

@@ -40,7 +40,7 @@ def localise_numbers(html: str, lang: str) -> str:
     return _NUMBERED_LINK.sub(lambda m: m[1] + m[2].translate(_DIGITS), html)
 
 
-_ARTICLE = re.compile(r"(<article\b.*?</article>)", re.S)
+_ARTICLE = re.compile(r"(<article\b.*?</article>|<footer\b.*?</footer>)", re.S)  # the text and its footer
 _TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 _KEEP_TAGS = {"code", "pre", "kbd", "samp", "script", "style", "svg", "math", "mjx-container", "tt", "var"}
@@ -49,7 +49,7 @@ _KEEP_CLASS = re.compile(r'class="[^"]*\b(?:math|highlight|cell_output|output|no
 
 
 def localise_text_digits(html: str) -> str:
-    """The numbers of a Persian article's text in Persian digits (:func:`hw5lib.publish.i18n.persian_digits`:
+    """The numbers of a Persian article's text (and of the page's footer: "last updated") in Persian digits (:func:`hw5lib.publish.i18n.persian_digits`:
     Latin names such as Q1.3 or LSTM 2x64 keep theirs), outside code, outputs and mathematics."""
     from hw5lib.publish.i18n import persian_digits
 

@@ -51,6 +51,45 @@ var splitQuery = (query) => hw5libFold(query)
 var Stemmer = function() {
   this.stemWord = (word) => hw5libFold(word).toLowerCase();
 };
+/* A result's summary: the text around the first search word, found in the page's text folded as
+   the index was (Sphinx looks for the typed word itself, so «میشود» never found «می‌شود» and every
+   summary showed the page's first line: the header's "English PDF") */
+if (typeof Search !== "undefined") {
+  Search.makeSearchSummary = (htmlText, keywords, anchor) => {
+    const page = new DOMParser().parseFromString(htmlText, "text/html");
+    page.querySelectorAll(".bd-header-article, .hw5lib-lang-switch, .cell_input").forEach((node) => node.remove());
+    const text = Search.htmlToText(page.documentElement.outerHTML, anchor).replace(/\\s+/g, " ").trim();
+    if (text === "") return null;
+    let folded = "";
+    const origin = [];
+    for (let index = 0; index < text.length; index++) {
+      const character = text[index];
+      for (const part of (character in HW5LIB_FOLDS ? HW5LIB_FOLDS[character] : character).toLowerCase()) {
+        folded += part;
+        origin.push(index);
+      }
+    }
+    const places = [...keywords].map((word) => folded.indexOf(hw5libFold(word).toLowerCase())).filter((at) => at > -1);
+    const start = places.length ? Math.max(origin[Math.min(...places)] - 120, 0) : 0;
+    const summary = document.createElement("p");
+    summary.classList.add("context");
+    summary.textContent = (start ? "..." : "") + text.substr(start, 240).trim()
+      + (start + 240 < text.length ? "..." : "");
+    return summary;
+  };
+}
+/* the results' section numbers and count in Persian digits, as on the pages */
+document.addEventListener("DOMContentLoaded", () => {
+  const results = document.getElementById("search-results");
+  if (!results) return;
+  const persian = (text) => text.replace(/[0-9]/g, (digit) => "۰۱۲۳۴۵۶۷۸۹"[digit]);
+  new MutationObserver(() => {
+    results.querySelectorAll(".section-number, .search-summary").forEach((node) => {
+      const text = persian(node.textContent);
+      if (text !== node.textContent) node.textContent = text;
+    });
+  }).observe(results, {childList: true, subtree: true, characterData: true});
+});
 /* Sphinx's Persian catalogue (translations.js, loaded before this file) has these search-page
    messages empty, so the page said nothing when a search finished */
 if (typeof Documentation !== "undefined" && Documentation.TRANSLATIONS) {
