@@ -49,7 +49,8 @@ _KEEP_CLASS = re.compile(r'class="[^"]*\b(?:math|highlight|cell_output|output|no
 
 
 def localise_text_digits(html: str) -> str:
-    """The numbers of a Persian article's text (and of the page's footer: "last updated") in Persian digits (:func:`hw5lib.publish.i18n.persian_digits`:
+    """The numbers of a Persian article's text (and of the page's footer: "last updated") in
+    Persian digits (:func:`hw5lib.publish.i18n.persian_digits`:
     Latin names such as Q1.3 or LSTM 2x64 keep theirs), outside code, outputs and mathematics."""
     from hw5lib.publish.i18n import persian_digits
 
