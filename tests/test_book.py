@@ -242,8 +242,8 @@ def test_pdf_has_cover_contents_and_bookmarks_for_every_chapter(built, lang):
     for (title, page, sections), name in zip(marks[1:], CHAPTERS):
         heading = re.sub(r"<[^>]+>", "", re.search(r"<h1>(.*?)</h1>", page_path(built, lang, name).read_text(
             encoding="utf-8"), re.S)[1]).replace("#", "")
-        words = re.sub(r"^[\d۰-۹]+\.\s*", "", " ".join(heading.split()))
-        assert squash(words)[-12:] in squash(title), (title, words)
+        # the same letters (pdftohtml may move a Persian title's number and words about)
+        assert sorted(re.sub(r"[\W\d_]", "", heading)) == sorted(re.sub(r"[\W\d_]", "", title)), (title, heading)
         assert sections, f"{title}: no sections in the bookmarks"
     pages = [page for _, page, _ in marks]
     assert pages == sorted(pages) and pages[0] >= 3

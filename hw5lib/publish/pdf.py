@@ -93,7 +93,7 @@ html, body { background: #fff !important; }
 #hw5lib-cover .hw5lib-cover-title { font-size: 30pt; font-weight: 700; line-height: 1.4; margin-bottom: 6mm; }
 #hw5lib-cover .hw5lib-cover-subtitle { font-size: 16pt; margin-bottom: 4mm; color: #333; }
 #hw5lib-cover .hw5lib-cover-edition { font-size: 13pt; color: #555; margin-bottom: 24mm; }
-#hw5lib-cover table { border-collapse: collapse; font-size: 11pt; }
+#hw5lib-cover table { border-collapse: collapse; font-size: 11pt; margin: 0 !important; width: auto; }
 #hw5lib-cover td { padding: 1.5mm 0; padding-inline-end: 8mm; border: none; }
 #hw5lib-cover .hw5lib-cover-note { margin-top: 18mm; font-size: 10pt; color: #555; }
 #hw5lib-contents { break-after: page; }
@@ -222,10 +222,10 @@ def _settle(page) -> None:
     page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
 
 
-def print_book(html: Path, pdf: Path, lang: str, chromium: str, facts: BuildFacts | None = None,
-               title: str | None = None) -> dict:
+def print_book(html: Path, pdf: Path, lang: str, chromium: str, facts: BuildFacts | None = None) -> dict:
     """Print the single-page book ``html`` to ``pdf`` with a cover, contents, outline and page
     numbers; return ``{"entries": [...], "pages": {id: page}}`` (what the contents list)."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     i18n.check_language(lang)
@@ -235,13 +235,14 @@ def print_book(html: Path, pdf: Path, lang: str, chromium: str, facts: BuildFact
     font = '"Vazirmatn", "Noto Naskh Arabic", sans-serif' if lang == "fa" else "sans-serif"
     css = PRINT_CSS.replace("COUNTER", "persian" if lang == "fa" else "decimal").replace("FONT", font)
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as scratch:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = None
         try:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.set_default_timeout(300_000)
             page.goto(Path(html).resolve().as_uri(), wait_until="load")
             _settle(page)
-            book_title = title or page.evaluate("document.title.split(/\\s+[—|–-]\\s+/).pop().trim()")
+            book_title = page.evaluate("document.title.split(/\\s+[—|–-]\\s+/).pop().trim()")
             first = page.evaluate("(document.querySelector('article h1') || {}).textContent || ''")
             first = first.replace("#", "").strip()  # the heading's own link sign
             cover = cover_html(book_title, first, lang, facts)
@@ -260,9 +261,16 @@ def print_book(html: Path, pdf: Path, lang: str, chromium: str, facts: BuildFact
             numbers = {key: i18n.persian_digits(str(value), lang) for key, value in pages.items()}
             page.evaluate(SET_PAGES_JS, numbers)
             page.pdf(path=str(partial), **options)
-            if destination_pages(partial) != pages:
+            listed = {entry["id"]: pages[entry["id"]] for entry in entries}
+            printed = destination_pages(partial)
+            if any(printed.get(key) != page_number for key, page_number in listed.items()):
+                partial.unlink(missing_ok=True)
                 raise PdfError("Writing the page numbers into the contents moved a heading to another page.")
+        except PlaywrightError as exc:
+            partial.unlink(missing_ok=True)
+            raise PdfError(f"Chromium ({chromium}) could not print {html}: {str(exc).splitlines()[0]}") from exc
         finally:
-            browser.close()
+            if browser is not None:
+                browser.close()
     os.replace(partial, pdf)
-    return {"entries": entries, "pages": pages}
+    return {"entries": entries, "pages": listed}
