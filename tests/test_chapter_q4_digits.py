@@ -97,6 +97,11 @@ def test_what_machine_voices_teach_is_told_from_the_numbers():
     assert "۶۲٫۰٪" in fa and "برآورده نشد" in fa
     for lang in ("en", "fa"):
         assert "bench/synthetic_to_real.md" in chapter.machine_finding(None, 0.97, lang)
+    alike = dict(MACHINE, per_speaker={"george": 0.5, "theo": 0.5})
+    assert "50.0% on every speaker" in chapter.machine_finding(alike, 0.97, "en")
+    assert "۵۰٫۰٪ روی هر گوینده" in chapter.machine_finding(alike, 0.97, "fa")
+    alone = chapter.machine_finding(dict(MACHINE, per_speaker={"theo": 0.5}), 0.97, "en")
+    assert "1 real speaker: 50.0% (theo)." in alone and " to 50.0%" not in alone
 
 
 def test_the_machine_voices_table_and_metrics_say_when_nothing_was_measured():
