@@ -57,7 +57,8 @@ var Stemmer = function() {
 if (typeof Search !== "undefined") {
   Search.makeSearchSummary = (htmlText, keywords, anchor) => {
     const page = new DOMParser().parseFromString(htmlText, "text/html");
-    page.querySelectorAll(".bd-header-article, .hw5lib-lang-switch, .cell_input").forEach((node) => node.remove());
+    page.querySelectorAll(".bd-header-article, .hw5lib-lang-switch, .bd-sidebar-secondary, .onlyprint, .cell_input")
+      .forEach((node) => node.remove());
     const text = Search.htmlToText(page.documentElement.outerHTML, anchor).replace(/\\s+/g, " ").trim();
     if (text === "") return null;
     let folded = "";
