@@ -5,6 +5,8 @@ checks both on a built book in Chromium."""
 import json
 import re
 
+import pytest
+
 from hw5lib.data import textnorm
 from hw5lib.publish.sphinxext import finish, search
 
@@ -59,3 +61,22 @@ def test_the_browser_folds_with_the_same_map_as_the_index():
     folds = json.loads(re.search(r"const HW5LIB_FOLDS = (\{.*?\});", search.FOLD_JS)[1])
     assert folds == textnorm.spelling_folds("fa") == search.FOLDS
     assert "var splitQuery" in search.FOLD_JS and "var Stemmer" in search.FOLD_JS
+
+
+@pytest.mark.browser
+def test_a_pdf_that_cannot_be_printed_stops_with_one_sentence(tmp_path):
+    """(Here, not beside the other PDF tests: Playwright's sync API refuses to start while another
+    instance, such as a module's browser fixture, is running in the same thread.)"""
+    from conftest import chromium_path
+    from hw5lib.publish import pdf
+
+    if chromium_path() is None:
+        pytest.skip("no Chromium: install Debian's chromium (scripts/setup does)")
+
+    page = tmp_path / "index.html"
+    page.write_text("<html><body><article class='bd-article'><p>no headings</p></article></body></html>")
+    with pytest.raises(pdf.PdfError, match="no chapters to list"):
+        pdf.print_book(page, tmp_path / "out.pdf", "en", chromium_path())
+    with pytest.raises(pdf.PdfError, match="could not print"):
+        pdf.print_book(page, tmp_path / "out.pdf", "en", str(tmp_path / "no-chromium-here"))
+    assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob(".*partial"))
