@@ -247,6 +247,8 @@ def test_pdf_has_cover_contents_and_bookmarks_for_every_chapter(built, lang):
         assert sections, f"{title}: no sections in the bookmarks"
     pages = [page for _, page, _ in marks]
     assert pages == sorted(pages) and pages[0] >= 3
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert pages[-1] < int(re.search(r"Pages:\s+(\d+)", info)[1]) <= 400  # the last chapter has pages of its own
     assert squash("فهرست مطالب" if lang == "fa" else "Contents") in squash(page_text(pdf, 2))
     cover = page_text(pdf, 1)
     assert PROFILE in cover and ("نسخهٔ فارسی" if lang == "fa" else "English edition").split()[-1] in cover
