@@ -93,8 +93,8 @@ html, body { background: #fff !important; }
 #hw5lib-cover .hw5lib-cover-title { font-size: 30pt; font-weight: 700; line-height: 1.4; margin-bottom: 6mm; }
 #hw5lib-cover .hw5lib-cover-subtitle { font-size: 16pt; margin-bottom: 4mm; color: #333; }
 #hw5lib-cover .hw5lib-cover-edition { font-size: 13pt; color: #555; margin-bottom: 24mm; }
-#hw5lib-cover table { border-collapse: collapse; font-size: 11pt; margin: 0 !important; width: auto; }
-#hw5lib-cover td { padding: 1.5mm 0; padding-inline-end: 8mm; border: none; }
+#hw5lib-cover .hw5lib-cover-facts { display: grid; grid-template-columns: max-content max-content; gap: 2.5mm 10mm;
+        font-size: 11pt; }
 #hw5lib-cover .hw5lib-cover-note { margin-top: 18mm; font-size: 10pt; color: #555; }
 #hw5lib-contents { break-after: page; }
 #hw5lib-contents .hw5lib-contents-title { font-size: 20pt; font-weight: 700; margin-bottom: 8mm; }
@@ -191,13 +191,14 @@ def _escape(text: str) -> str:
 
 def cover_html(title: str, subtitle: str, lang: str, facts: BuildFacts) -> str:
     words = WORDS[lang]
-    rows = "".join(f"<tr><td>{_escape(key)}</td><td dir=\"auto\">{_escape(value)}</td></tr>"
+    rows = "".join(f"<div>{_escape(key)}</div><div dir=\"auto\">{_escape(value)}</div>"
                    for key, value in facts.lines(lang))
     subtitle_html = (f'<div class="hw5lib-cover-subtitle">{_escape(subtitle)}</div>'
                      if subtitle and subtitle != title else "")
     return (f'<div class="hw5lib-cover-title">{_escape(title)}</div>{subtitle_html}'
             f'<div class="hw5lib-cover-edition">{_escape(words["edition"])}</div>'
-            f'<table>{rows}</table><div class="hw5lib-cover-note">{_escape(words["note"])}</div>')
+            f'<div class="hw5lib-cover-facts">{rows}</div>'
+            f'<div class="hw5lib-cover-note">{_escape(words["note"])}</div>')
 
 
 def destination_pages(pdf: Path) -> dict[str, int]:
