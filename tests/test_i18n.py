@@ -112,7 +112,7 @@ def test_large_numbers_are_grouped_in_both_languages():
 def test_persian_digits_in_running_text_leave_latin_names_alone():
     assert i18n.persian_digits("رقم 0") == "رقم ۰"
     assert i18n.persian_digits("میانگین 2.5 از 1,250 گفته.") == "میانگین ۲٫۵ از ۱٬۲۵۰ گفته."
-    assert i18n.persian_digits("Q1.3، LSTM 2x64، GPT-4، F1") == "Q1.3، LSTM 2x64، GPT-4، F1"
+    assert i18n.persian_digits("Q1.3، LSTM 2x64، GPT-4، F1، x^3") == "Q1.3، LSTM 2x64، GPT-4، F1، x^3"
     assert i18n.persian_digits("$x_1$ و `seed=0` و -3") == "$x_1$ و `seed=0` و −۳"
     assert i18n.persian_digits("digit 0", "en") == "digit 0"
 
