@@ -80,3 +80,27 @@ def test_a_pdf_that_cannot_be_printed_stops_with_one_sentence(tmp_path):
     with pytest.raises(pdf.PdfError, match="could not print"):
         pdf.print_book(page, tmp_path / "out.pdf", "en", str(tmp_path / "no-chromium-here"))
     assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob(".*partial"))
+
+
+@pytest.mark.browser
+def test_a_pdf_is_printed_again_only_when_what_it_is_made_from_changed(tmp_path):
+    from conftest import chromium_path
+    from hw5lib.publish import pdf
+
+    if chromium_path() is None:
+        pytest.skip("no Chromium: install Debian's chromium (scripts/setup does)")
+    page = tmp_path / "index.html"
+    body = ("<article class='bd-article'><section id='a'><h1>Book</h1>"
+            "<section id='b'><h2>{}</h2></section></section></article>")
+    page.write_text(f"<html><head><title>Book</title></head><body>{body.format('One')}</body></html>")
+    facts = pdf.BuildFacts(date="2026-12-05", commit="0123456789", dirty=False, profile="smoke")
+    out = tmp_path / "book.pdf"
+    first = pdf.print_book(page, out, "en", chromium_path(), facts)
+    assert not first["reused"] and [entry["title"] for entry in first["entries"]] == ["Book", "One"]
+    assert pdf.print_book(page, out, "en", chromium_path(), facts) == {"reused": True}
+    later = pdf.BuildFacts(date="2026-12-06", commit="0123456789", dirty=False, profile="smoke")
+    assert not pdf.print_book(page, out, "en", chromium_path(), later)["reused"]  # the cover's date changed
+    page.write_text(f"<html><head><title>Book</title></head><body>{body.format('Two')}</body></html>")
+    assert [entry["title"] for entry in pdf.print_book(page, out, "en", chromium_path(), later)["entries"]] == \
+        ["Book", "Two"]
+

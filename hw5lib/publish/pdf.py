@@ -16,6 +16,7 @@ in Persian digits on Persian pages); the outline is Chromium's own, made from th
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import re
 import subprocess
@@ -223,15 +224,30 @@ def _settle(page) -> None:
     page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
 
 
+def print_key(html: Path, lang: str, facts: BuildFacts) -> str:
+    """What a PDF is made from: the single page (whose links to images and styles carry their
+    digests), the language, the cover's facts and this module (its CSS and scripts)."""
+    digest = hashlib.sha256()
+    for part in (Path(html).read_bytes(), repr((lang, facts)).encode(), Path(__file__).read_bytes()):
+        digest.update(part)
+    return digest.hexdigest()
+
+
 def print_book(html: Path, pdf: Path, lang: str, chromium: str, facts: BuildFacts | None = None) -> dict:
     """Print the single-page book ``html`` to ``pdf`` with a cover, contents, outline and page
-    numbers; return ``{"entries": [...], "pages": {id: page}}`` (what the contents list)."""
+    numbers; return ``{"entries": [...], "pages": {id: page}, "reused": False}`` (what the contents
+    list). A PDF printed from the same page, facts and code is kept (``{"reused": True}``): a rebuild
+    with nothing changed prints nothing."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     i18n.check_language(lang)
     facts = facts or BuildFacts.collect()
     pdf.parent.mkdir(parents=True, exist_ok=True)
+    key, key_file = print_key(html, lang, facts), pdf.with_name(f".{pdf.name}.key")
+    if pdf.is_file() and key_file.is_file() and key_file.read_text() == key:
+        return {"reused": True}
+    key_file.unlink(missing_ok=True)
     partial = pdf.with_name(f".{pdf.name}.partial")
     font = '"Vazirmatn", "Noto Naskh Arabic", sans-serif' if lang == "fa" else "sans-serif"
     css = PRINT_CSS.replace("COUNTER", "persian" if lang == "fa" else "decimal").replace("FONT", font)
@@ -274,4 +290,5 @@ def print_book(html: Path, pdf: Path, lang: str, chromium: str, facts: BuildFact
             if browser is not None:
                 browser.close()
     os.replace(partial, pdf)
-    return {"entries": entries, "pages": listed}
+    key_file.write_text(key)
+    return {"entries": entries, "pages": listed, "reused": False}
