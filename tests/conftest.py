@@ -1,4 +1,6 @@
+import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -87,3 +89,94 @@ def offline(command: list[str], env: dict | None = None) -> tuple[list[str], dic
             return [*wrapper, *command], env
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE_GUARD), env.get("PYTHONPATH")]))
     return command, env
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """``folder`` over HTTP on the loopback interface, as a reader's browser gets a published site
+    (from file://, Chromium refuses the page fetches a search result's summary is made from)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def search_site(browser, site: str, query: str, screenshot: Path | None = None) -> list[str]:
+    """Type ``query`` into the search box of the book at ``site``; return the results as
+    ``[(link, summary), ...]`` once the page says the search has finished."""
+    import re
+
+    tab = browser.new_page(viewport={"width": 1200, "height": 900})
+    tab.set_default_timeout(120_000)
+    errors = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        tab.goto(f"{site}/index.html")
+        tab.locator(".search-button-field:visible").first.click()
+        box = tab.locator("#pst-search-dialog input[name=q]")
+        box.wait_for(state="visible")
+        box.type(query)
+        box.press("Enter")
+        tab.wait_for_url(re.compile(r"search\.html"))
+        # finished: the pulse stopped and the summary written (it was empty in Persian: Sphinx's catalogue)
+        tab.wait_for_function("document.querySelector('#search-results ul.search') && Search._pulse_status === -1")
+        summary = tab.locator("#search-results .search-summary").inner_text()
+        assert summary.strip(), "the search page said nothing when the search finished"
+        found = tab.eval_on_selector_all(
+            "#search-results ul.search li",
+            "items => items.map(li => [li.querySelector('a').getAttribute('href'), "
+            "(li.querySelector('p.context') || {}).textContent || ''])")
+        if screenshot is not None:
+            tab.screenshot(path=str(screenshot))
+        assert errors == [], errors
+        return found
+    finally:
+        tab.close()
+
+
+def outline(pdf: Path) -> list:
+    """The PDF's bookmarks as [(title, page, [children...]), ...] (poppler's pdftohtml -xml)."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    xml = subprocess.run(["pdftohtml", "-xml", "-stdout", "-i", "-f", "1", "-l", "1", str(pdf)],
+                         capture_output=True, text=True, check=True).stdout
+    tree = ET.fromstring(xml)
+    top = tree.find("outline")
+    assert top is not None, f"{pdf.name} has no outline"
+
+    def read(node):
+        items, children = [], list(node)
+        for index, child in enumerate(children):
+            if child.tag == "item":
+                following = children[index + 1] if index + 1 < len(children) else None
+                nested = read(following) if following is not None and following.tag == "outline" else []
+                items.append((" ".join((child.text or "").split()), int(child.get("page")), nested))
+        return items
+
+    return read(top)
+
+
+def page_text(pdf: Path, page: int) -> str:
+    """A page's text, without the direction marks poppler wraps right-to-left runs in."""
+    import subprocess
+
+    text = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-layout", str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    return re.sub("[\u202a-\u202e\u2066-\u2069]", "", text)
+
+
+def squash(text: str) -> str:
+    """Text for comparing with pdftotext's: no spaces, no ZWNJ (extraction places both loosely)."""
+    return re.sub(r"[\s\u200c]", "", text)

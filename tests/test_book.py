@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import chromium_path, offline
+from conftest import chromium_path, offline, outline, page_text, squash
 from hw5lib.data.audio import shared_fsdd
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -251,6 +251,42 @@ def test_pdf_per_language(built, artifacts, lang, words):
         assert "Vazirmatn" in fonts
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "4", str(pdf), str(artifacts / f"pdf-{lang}")],
                    check=True)
+
+
+CHAPTERS = CHAPTER_PAGES[1:]
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_pdf_has_cover_contents_and_bookmarks_for_every_chapter(built, lang):
+    """The bookmarks hold the intro and each chapter at their top level (in the TOC's order), with
+    their sections beneath; the cover and the contents come first."""
+    pdf = built / "pdf" / f"hw5lib-{lang}.pdf"
+    marks = outline(pdf)
+    assert len(marks) == 1 + len(CHAPTERS), [title for title, _, _ in marks]
+    for (title, page, sections), name in zip(marks[1:], CHAPTERS):
+        heading = re.sub(r"<[^>]+>", "", re.search(r"<h1>(.*?)</h1>", page_path(built, lang, name).read_text(
+            encoding="utf-8"), re.S)[1]).replace("#", "")
+        # the same letters (pdftohtml may move a Persian title's number and words about)
+        assert sorted(re.sub(r"[\W\d_]", "", heading)) == sorted(re.sub(r"[\W\d_]", "", title)), (title, heading)
+        assert sections, f"{title}: no sections in the bookmarks"
+    pages = [page for _, page, _ in marks]
+    assert pages == sorted(pages) and pages[0] >= 3
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert pages[-1] < int(re.search(r"Pages:\s+(\d+)", info)[1]) <= 400  # the last chapter has pages of its own
+    assert squash("فهرست مطالب" if lang == "fa" else "Contents") in squash(page_text(pdf, 2))
+    cover = page_text(pdf, 1)
+    assert PROFILE in cover and ("نسخهٔ فارسی" if lang == "fa" else "English edition").split()[-1] in cover
+
+
+@pytest.mark.parametrize("query, page", [("پس‌انتشار", "q2_vanishing"), ("پسانتشار", "q2_vanishing"),
+                                         ("كولموگروف", "q1_kan"), ("كولموگروف آرنولد", "q1_kan")])
+def test_persian_search_finds_the_page(built, browser, artifacts, query, page):
+    """Typed into the Persian book's search box: with and without the ZWNJ, with Arabic ك."""
+    from conftest import search_site, serve_folder
+
+    with serve_folder(built / "html") as site:
+        found = search_site(browser, site, query, artifacts / f"search-fa-{page}.png")
+    assert any(link.startswith(f"{page}.html") for link, _ in found), (query, found)
 
 
 def test_book_from_a_run_shows_that_run(built, project_copy, tmp_path, monkeypatch):

@@ -18,6 +18,8 @@ def test_findings_follow_the_numbers(lang):
     worse = chapter.search_finding(0.85, 0.9, lang)
     assert ("بدتر نیست" in better and "بدتر است" in worse) if lang == "fa" else \
         ("no worse" in better and "is worse" in worse)
+    tie = chapter.search_finding(0.7501, 0.7503, lang)  # worse by less than the printed digits show
+    assert ("هم‌تراز" in tie and "۷۵٫۰٪" in tie) if lang == "fa" else ("ties" in tie and "both 75.0%" in tie), tie
 
 
 def test_findings_write_persian_numbers_in_persian_digits():

@@ -73,3 +73,15 @@ def test_tables_have_a_header_per_column_in_each_language():
     measured = frames["en"].set_index("row")
     assert tuple(measured.loc["measured: digit accuracy, equal parameters"]) == ("50.0%", "75.0%")
     assert tuple(measured.loc["measured: parameters, exp(sin(πx) + y²)"]) == ("21", "17")
+
+
+def test_the_interpretability_verdict_counts_one_edge_as_one():
+    from types import SimpleNamespace
+
+    one = SimpleNamespace(snapped=[SimpleNamespace(name="sin")], rmse_formula=1e-4, rmse_spline=1e-3)
+    held, text = chapter.interpretability_verdict(one, "en")
+    assert held and "1 edge remained (sin), and the formula read off it reproduces" in text
+    two = SimpleNamespace(snapped=[SimpleNamespace(name="sin"), SimpleNamespace(name="x^2")], rmse_formula=1e-4,
+                          rmse_spline=1e-3)
+    _, text = chapter.interpretability_verdict(two, "en")
+    assert "2 edges remained (sin, x^2), and the formula read off them" in text

@@ -97,6 +97,11 @@ def test_what_machine_voices_teach_is_told_from_the_numbers():
     assert "۶۲٫۰٪" in fa and "برآورده نشد" in fa
     for lang in ("en", "fa"):
         assert "bench/synthetic_to_real.md" in chapter.machine_finding(None, 0.97, lang)
+    alike = dict(MACHINE, per_speaker={"george": 0.5, "theo": 0.5})
+    assert "50.0% on every speaker" in chapter.machine_finding(alike, 0.97, "en")
+    assert "۵۰٫۰٪ روی هر گوینده" in chapter.machine_finding(alike, 0.97, "fa")
+    alone = chapter.machine_finding(dict(MACHINE, per_speaker={"theo": 0.5}), 0.97, "en")
+    assert "1 real speaker: 50.0% (theo)." in alone and " to 50.0%" not in alone
 
 
 def test_the_machine_voices_table_and_metrics_say_when_nothing_was_measured():
@@ -113,3 +118,13 @@ def test_the_machine_voices_table_and_metrics_say_when_nothing_was_measured():
     nothing = ChapterResults("q4_digits", {"fa": "", "en": ""})
     chapter.add_machine_metrics(nothing, None)
     assert nothing["synthetic_to_real"].value is None
+
+
+def test_the_clips_per_digit_read_well_when_every_digit_has_as_many():
+    import pandas as pd
+
+    even = pd.DataFrame([[40] * 10, [40] * 10], columns=range(10))
+    assert chapter.class_range_words(even) == {"en": "80", "fa": "۸۰"}
+    uneven = even.copy()
+    uneven.loc[0, 3] = 30
+    assert chapter.class_range_words(uneven) == {"en": "between 70 and 80", "fa": "بین ۷۰ و ۸۰"}

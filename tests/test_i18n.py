@@ -97,3 +97,28 @@ def test_persian_digits():
     assert i18n.localise_number("12.5", "en") == "12.5"
     assert i18n.localise_number("2 and $W_3 x^2$, 4", "fa") == "۲ and $W_3 x^2$, ۴"  # MathJax sets maths' digits
     assert i18n.text_direction("fa") == "rtl" and i18n.text_direction("en") == "ltr"
+
+
+def test_large_numbers_are_grouped_in_both_languages():
+    assert i18n.format_number(1104384) == "1,104,384"
+    assert i18n.format_number(1104384, lang="fa") == "۱٬۱۰۴٬۳۸۴"
+    assert i18n.format_number(12345.678, "{:.2f}", "fa") == "۱۲٬۳۴۵٫۶۸"
+    assert i18n.format_number(2026) == "2026"  # four digits (a year, say) are left alone
+    assert i18n.format_number(0.1234567) == "0.1234567"  # decimals are never grouped
+    assert i18n.format_number(3000, "{:,}", "fa") == "۳٬۰۰۰"  # an explicit grouping is kept
+    assert i18n.format_number("r1104384", lang="en") == "r1104384"  # text is not a number
+
+
+def test_persian_digits_in_running_text_leave_latin_names_alone():
+    assert i18n.persian_digits("رقم 0") == "رقم ۰"
+    assert i18n.persian_digits("میانگین 2.5 از 1,250 گفته.") == "میانگین ۲٫۵ از ۱٬۲۵۰ گفته."
+    assert i18n.persian_digits("Q1.3، LSTM 2x64، GPT-4، F1، x^3") == "Q1.3، LSTM 2x64، GPT-4، F1، x^3"
+    assert i18n.persian_digits("$x_1$ و `seed=0` و -3") == "$x_1$ و `seed=0` و −۳"
+    assert i18n.persian_digits("digit 0", "en") == "digit 0"
+
+
+@pytest.mark.parametrize("low, high, lang, expected", [
+    (80, 80, "en", "80"), (70, 80, "en", "between 70 and 80"),
+    (80, 80, "fa", "۸۰"), (70, 80, "fa", "بین ۷۰ و ۸۰"), (10000, 12000, "en", "between 10,000 and 12,000")])
+def test_a_range_never_reads_between_a_number_and_itself(low, high, lang, expected):
+    assert i18n.range_words(low, high, lang) == expected

@@ -29,3 +29,11 @@ def test_figures_are_saved_in_the_run_and_are_reproducible(tmp_path, monkeypatch
         saved.append(path.read_bytes())
     assert path == tmp_path / "figures" / "line.png"
     assert saved[0] == saved[1] and saved[0][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_persian_headers_and_counts_take_persian_digits_and_grouping():
+    frame = pd.DataFrame({"speaker": ["jackson", "F1 2x64"], "0": [1104384, 7]})
+    fa = plotting.markdown_table(frame, ["گوینده", "رقم 0"], "fa")
+    assert "| گوینده | رقم ۰ |" in fa
+    assert "| jackson | ۱٬۱۰۴٬۳۸۴ |" in fa and "| F1 2x64 | ۷ |" in fa  # a Latin name keeps its digits
+    assert "| jackson | 1,104,384 |" in plotting.markdown_table(frame, ["speaker", "digit 0"], "en")

@@ -267,6 +267,11 @@ def search_finding(best: float, report_best: float, lang: str) -> str:
     numbers = (f"{localise_number(f'{100 * best:.1f}', lang)}٪ در برابر "
                f"{localise_number(f'{100 * report_best:.1f}', lang)}٪" if fa else
                f"{100 * best:.1f}% against {100 * report_best:.1f}%")
+    if f"{100 * best:.1f}" == f"{100 * report_best:.1f}":  # never "worse: 75.0% against 75.0%"
+        both = localise_number(f"{100 * best:.1f}", lang)
+        return (f"معماری یافته‌شده روی دادهٔ آزمون هم‌تراز بهترین مدل دست‌ساز گزارش است: هر دو {both}٪." if fa else
+                f"The architecture found ties with the report's best hand-designed model on the test clips: "
+                f"both {both}%.")
     if best >= report_best:
         return (f"معماری یافته‌شده روی دادهٔ آزمون از بهترین مدل دست‌ساز گزارش بدتر نیست: {numbers}." if fa else
                 f"The architecture found is no worse than the report's best hand-designed model on the test clips: "

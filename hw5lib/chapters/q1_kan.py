@@ -112,8 +112,9 @@ def interpretability_verdict(result: Interpretation, lang: str, tolerance: float
     if result.rmse_formula < tolerance:
         return True, (f"برقرار: پس از هرس، {count} یال ماند ({edges}) و فرمول به‌دست‌آمده "
                       f"تابع را با RMSE آزمون {formula} بازمی‌سازد." if fa else
-                      f"Held: after pruning {count} edges remained ({edges}), and the formula read off "
-                      f"them reproduces the function with a test RMSE of {formula}.")
+                      f"Held: after pruning {count} edge{'s' if len(result.snapped) != 1 else ''} remained ({edges}), "
+                      f"and the formula read off {'them' if len(result.snapped) != 1 else 'it'} reproduces the "
+                      f"function with a test RMSE of {formula}.")
     return False, (f"برقرار نبود: فرمول به‌دست‌آمده ({edges}) خطای آزمون {formula} دارد، "
                    f"در برابر {spline} برای شبکهٔ اسپلاینی." if fa else
                    f"Did not hold: the snapped formula ({edges}) has a test RMSE of {formula}, "

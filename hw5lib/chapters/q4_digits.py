@@ -19,7 +19,7 @@ from hw5lib.digits.sets import random_split, speaker_split, stratified_split
 from hw5lib.digits.transfer import cross_domain
 from hw5lib.digits.unheard import crowd_clips
 from hw5lib.publish.chapter import Chapter, Reported
-from hw5lib.publish.i18n import LANGUAGES, check_language, localise_number
+from hw5lib.publish.i18n import LANGUAGES, check_language, localise_number, range_words
 from hw5lib.publish.plotting import PALETTE
 from hw5lib.publish.profiles import Parameter
 
@@ -146,6 +146,12 @@ def per_speaker_table(counts: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     table.columns = [str(c) for c in table.columns]
     return table, {"fa": ["گوینده"] + [f"رقم {d}" for d in counts.columns] + ["جمع"],
                    "en": ["speaker"] + [f"digit {d}" for d in counts.columns] + ["total"]}
+
+
+def class_range_words(counts: pd.DataFrame) -> dict[str, str]:
+    """How many clips each digit has, before the word "clips": "80", or "between 70 and 80"."""
+    totals = counts.sum(axis=0)
+    return {lang: range_words(int(totals.min()), int(totals.max()), lang) for lang in ("fa", "en")}
 
 
 def balance_words(counts: pd.DataFrame) -> dict[str, str]:
@@ -385,21 +391,27 @@ def machine_finding(result: dict | None, same_model_on_people: float, lang: str)
     crowd = result["train_data"]
     met = all(value >= CROWD_GOAL for value in per.values())
     goal = localise_number(f"{100 * CROWD_GOAL:g}", lang)
+    low, high = _pct(per[worst], lang), _pct(per[best], lang)
+    if low == high:  # one speaker, or all alike: never "from 50.0% (theo) to 50.0% (theo)"
+        spread = (f"{low}٪ روی هر گوینده" if len(per) > 1 else f"{low}٪ ({worst})") if fa else \
+            (f"{low}% on every speaker" if len(per) > 1 else f"{low}% ({worst})")
+    else:
+        spread = f"از {low}٪ ({worst}) تا {high}٪ ({best})" if fa else f"from {low}% ({worst}) to {high}% ({best})"
     if fa:
         verdict = (f"هدف {goal}٪ روی هر گوینده برآورده شد." if met else
                    f"هدف {goal}٪ روی هر گوینده برآورده نشد.")
         return (f"یک CNN که فقط {localise_number(str(crowd['clips']), 'fa')} گفتهٔ "
                 f"{localise_number(str(crowd['speakers']), 'fa')} گویندهٔ ساختگی را شنیده و هرگز صدای آدمی را نه، "
                 f"{_pct(result['accuracy'], lang)}٪ از ارقام {localise_number(str(len(per)), 'fa')} گویندهٔ واقعی "
-                f"این اجرا را درست می‌شناسد: از {_pct(per[worst], lang)}٪ ({worst}) تا {_pct(per[best], lang)}٪ "
-                f"({best}). {verdict} همین مدل وقتی روی خود این آدم‌ها آموزش ببیند، در تقسیم تصادفی به "
+                f"این اجرا را درست می‌شناسد: {spread}. {verdict} "
+                "همین مدل وقتی روی خود این آدم‌ها آموزش ببیند، در تقسیم تصادفی به "
                 f"{_pct(same_model_on_people, lang)}٪ می‌رسد؛ فاصلهٔ این دو همان چیزی است که صدای ماشین دربارهٔ "
                 "آدم‌ها یاد نمی‌دهد.")
     verdict = (f"The goal of {goal}% on every speaker is met." if met else
                f"The goal of {goal}% on every speaker is not met.")
     return (f"A CNN that heard only {crowd['clips']:,} clips of {crowd['speakers']} synthetic speakers, never a "
             f"person, recognises {_pct(result['accuracy'], lang)}% of the digits of this run's {len(per)} real "
-            f"speakers: from {_pct(per[worst], lang)}% ({worst}) to {_pct(per[best], lang)}% ({best}). {verdict} "
+            f"speaker{'s' if len(per) != 1 else ''}: {spread}. {verdict} "
             f"Trained on these people themselves, the same model reaches {_pct(same_model_on_people, lang)}% on the "
             "random split; the distance between the two is what a machine voice does not teach about people.")
 

@@ -43,6 +43,29 @@ def _is_punctuation(character: str) -> bool:
     return unicodedata.category(character).startswith(("P", "S"))
 
 
+def _characters(pattern: re.Pattern) -> list[str]:
+    """The code points a character class of single characters and ranges matches."""
+    return [chr(code) for code in range(0x0600, 0x0700) if pattern.fullmatch(chr(code))] + \
+        [chr(code) for code in range(0x2000, 0x2070) if pattern.fullmatch(chr(code))] + \
+        ["\ufeff"] * bool(pattern.fullmatch("\ufeff"))
+
+
+def spelling_folds(lang: str = "fa") -> dict[str, str]:
+    """Every code point :func:`normalise` rewrites one for one, as ``{character: replacement}``
+    ("" to remove it): direction marks and the like; for Persian the Arabic letters, diacritics,
+    tatweel and the ZWNJ; digits of every script to Latin. The book's search folds its index and a
+    reader's query with this same map, so «ميشود», «می‌شود» and «میشود» are one word."""
+    if lang not in LANGUAGES:
+        raise TextError(f"Unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}.")
+    folds = {character: "" for character in _characters(_INVISIBLE)}
+    if lang == "fa":
+        folds.update({chr(code): value for code, value in _LETTERS.items()})
+        folds.update({character: "" for character in _characters(_DIACRITICS)})
+        folds[_ZWNJ] = ""
+    folds.update({chr(code): value for code, value in _DIGITS.items()})
+    return folds
+
+
 def normalise(text: str, lang: str = "fa") -> str:
     """One canonical spelling of ``text`` for scoring.
 
@@ -55,13 +78,7 @@ def normalise(text: str, lang: str = "fa") -> str:
         raise TextError(f"Text to normalise must be a string, got {type(text).__name__}.")
     if lang not in LANGUAGES:
         raise TextError(f"Unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}.")
-    text = unicodedata.normalize("NFKC", text)
-    text = _INVISIBLE.sub("", text)
-    if lang == "fa":
-        text = text.translate(_LETTERS)
-        text = _DIACRITICS.sub("", text)
-        text = text.replace(_ZWNJ, "")
-    text = text.translate(_DIGITS)
+    text = unicodedata.normalize("NFKC", text).translate(str.maketrans(spelling_folds(lang)))
     text = "".join(" " if _is_punctuation(character) else character for character in text)
     return " ".join(text.casefold().split())
 

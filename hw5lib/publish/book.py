@@ -13,11 +13,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from hw5lib.publish import execute, i18n
+from hw5lib.publish import pdf as pdf_book
 from hw5lib.publish.sphinxext.child import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,29 +38,6 @@ def find_chromium() -> str:
             return found
     raise BookBuildError("No Chromium found for the PDFs; install Debian's 'chromium' (scripts/setup does) "
                          "or set HW5LIB_CHROMIUM to a Chromium or Chrome binary.")
-
-
-def chromium_flags(user_data_dir: str) -> list[str]:
-    # the background-networking flags keep Chromium from reaching for Google on a closed network
-    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", f"--user-data-dir={user_data_dir}"]
-
-
-def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path:
-    """Print ``html`` to ``pdf`` after MathJax has typeset (Chromium's virtual time budget)."""
-    chromium = chromium or find_chromium()
-    pdf.parent.mkdir(parents=True, exist_ok=True)
-    partial = pdf.with_name(f".{pdf.name}.partial")
-    with tempfile.TemporaryDirectory() as profile:
-        command = [chromium, *chromium_flags(profile), "--virtual-time-budget=30000",
-                   "--no-pdf-header-footer", f"--print-to-pdf={partial}", html.resolve().as_uri()]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0 or not partial.exists() or partial.stat().st_size == 0:
-        partial.unlink(missing_ok=True)
-        raise BookBuildError(f"Chromium could not print {html} to PDF: {result.stderr.strip()[-500:]}")
-    os.replace(partial, pdf)
-    return pdf
 
 
 def stage_runs(runs, root: Path = ROOT) -> Path:
@@ -123,9 +100,15 @@ def build(pdf: bool = True, warnings_as_errors: bool = False, languages=i18n.LAN
             outdir = build_dir / "singlehtml" / lang
             if run_child(lang, source, outdir, cache, "singlehtml", warnings_as_errors, cwd=root) != 0:
                 raise BookBuildError(f"The single-page '{lang}' build failed; its log is above.")
-            target = print_pdf(outdir / "index.html", build_dir / "pdf" / f"hw5lib-{lang}.pdf", chromium)
+            # a cover, contents with page numbers, bookmarks and page numbers (hw5lib.publish.pdf)
+            target = build_dir / "pdf" / f"hw5lib-{lang}.pdf"
+            try:
+                printed = pdf_book.print_book(outdir / "index.html", target, lang, chromium)
+            except pdf_book.PdfError as exc:
+                raise BookBuildError(f"The '{lang}' PDF: {exc}") from exc
             timings[f"pdf_{lang}"] = time.perf_counter() - started
-            log(f"hw5lib: PDF ({lang}) {target.relative_to(root)} in {timings[f'pdf_{lang}']:.0f} s")
+            how = "unchanged, kept" if printed.get("reused") else "printed"
+            log(f"hw5lib: PDF ({lang}) {target.relative_to(root)} {how} in {timings[f'pdf_{lang}']:.0f} s")
 
         # the languages side by side: every chapter is in the execution cache, so each build only reads
         with concurrent.futures.ThreadPoolExecutor(len(languages)) as pool:

@@ -137,6 +137,62 @@ def localise_number(text: str, lang: str) -> str:
                    else _THOUSANDS.sub("٬", part).translate(_PERSIAN_DIGITS) for part in parts)
 
 
+_GROUPABLE = re.compile(r"(?<![\d.,٫\w])(\d{5,})(?!\d)")  # an integer part of five digits or more
+# a run of Latin letters, digits and the marks numbers are written with: "0", "2.5", "Q1.3", "2x64"
+_LATIN_TOKEN = re.compile(r"[A-Za-z0-9_.,^\-]+")
+_PERSIAN_ONLY_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def _persian_token(match: re.Match) -> str:
+    token = match[0]
+    if re.search(r"[A-Za-z_]", token):  # a name written in Latin script (Q1, F1, LSTM 2x64): as it is
+        return token
+    token = re.sub(r"(?<=\d)\.(?=\d)", "٫", token)          # decimal point
+    token = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "٬", token)  # thousands separator
+    token = re.sub(r"(?:^|(?<=\s))-(?=\d)", "−", token)      # minus sign
+    return token.translate(_PERSIAN_ONLY_DIGITS)
+
+
+def group_digits(text: str) -> str:
+    """Group the thousands of every integer part of five digits or more: ``1104384`` ->
+    ``1,104,384`` (four digits, a year say, are left alone; decimals are never grouped)."""
+    return _GROUPABLE.sub(lambda match: f"{int(match[1]):,}", text)
+
+
+def format_number(value, fmt: str = "{}", lang: str = "en") -> str:
+    """The one way a number is written for a reader: ``fmt``, thousands grouped (five digits or
+    more) and, for Persian, Persian digits and separators (``1,104,384`` / ``۱٬۱۰۴٬۳۸۴``).
+    Text (a value that is already words) only has its digits localised."""
+    check_language(lang)
+    if hasattr(value, "item"):  # numpy / torch scalars
+        value = value.item()
+    text = fmt.format(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = group_digits(text)
+    return localise_number(text, lang)
+
+
+def persian_digits(text: str, lang: str = "fa") -> str:
+    """Write in Persian digits the numbers of running text or a table header («رقم 0» ->
+    «رقم ۰», «2.5» -> «۲٫۵»), leaving alone the digits of names written in Latin script
+    (Q1.3, F1, GPT-4, LSTM 2x64), of inline mathematics and of inline code; a sentence's full
+    stop stays a full stop. A no-op for a language other than Persian."""
+    if lang != "fa":
+        return text
+    parts = re.split(r"(\$[^$]*\$|`[^`]*`)", text)
+    return "".join(part if len(part) > 1 and part[0] == part[-1] and part[0] in "$`"
+                   else _LATIN_TOKEN.sub(_persian_token, part) for part in parts)
+
+
+def range_words(low, high, lang: str, fmt: str = "{}") -> str:
+    """«between 70 and 80» / «بین ۷۰ و ۸۰», or the one number when both ends are the same
+    («80», never «between 80 and 80»), to stand before a noun in a sentence."""
+    low_text, high_text = format_number(low, fmt, lang), format_number(high, fmt, lang)
+    if low_text == high_text:
+        return low_text
+    return f"بین {low_text} و {high_text}" if lang == "fa" else f"between {low_text} and {high_text}"
+
+
 LANGUAGE_NAMES = {"fa": "فارسی", "en": "English"}
 
 

@@ -80,9 +80,15 @@ def markdown_table(frame, columns: list[str], lang: str, number_format: str = "{
     from hw5lib.publish import i18n
 
     def cell(value) -> str:
-        text = number_format.format(value) if isinstance(value, float) else str(value)
-        return i18n.localise_number(text, lang).replace("|", "\\|")
+        if hasattr(value, "item"):  # numpy scalars
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            text = i18n.persian_digits(str(value), lang)  # words: the digits of Latin names stay
+        else:
+            text = i18n.format_number(value, number_format if isinstance(value, float) else "{}", lang)
+        return text.replace("|", "\\|")
 
+    columns = [i18n.persian_digits(str(column), lang) for column in columns]  # «رقم 0» -> «رقم ۰»
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)

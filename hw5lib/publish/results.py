@@ -41,8 +41,9 @@ class Metric:
             return value[lang]
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
-        text = self.fmt.format(value) if not isinstance(value, str) else value
-        return i18n.localise_number(text, lang)
+        if isinstance(value, str):
+            return i18n.localise_number(value, lang)
+        return i18n.format_number(value, self.fmt, lang)
 
 
 @dataclass
@@ -144,7 +145,8 @@ def data_words(data: dict, lang: str) -> str:
         real = not record.get("synthetic", True)
         if lang == "fa":
             kind = f"{record['source']}، واقعی" if real else "ساختگی"
-            words.append(i18n.localise_number(f"{kind}: {record['speakers']} گوینده، {record['clips']:,} گفته", "fa"))
+            words.append(f"{kind}: {i18n.format_number(record['speakers'], lang=lang)} گوینده، "
+                         f"{i18n.format_number(record['clips'], '{:,}', lang)} گفته")
         else:
             kind = f"{record['source']}, real" if real else "synthetic"
             words.append(f"{kind}: {record['speakers']} {'speakers' if real else 'voices'}, {record['clips']:,} clips")
@@ -175,7 +177,8 @@ def glue_value(name: str, value, fmt: str = "{}") -> None:
     """Glue a value for inline prose, the one way the book glues text: ``name`` for the English
     page and ``name_fa`` for the Persian one; paste with ``{glue:md}`name``` and ``{glue:md}`name_fa```.
 
-    ``value`` is a number or text, formatted with ``fmt`` (the Persian copy in Persian digits), or
+    ``value`` is a number or text, formatted with ``fmt`` (numbers of five digits or more with
+    their thousands grouped, the Persian copy in Persian digits: :func:`hw5lib.publish.i18n.format_number`), or
     words in both languages, ``{"fa": ..., "en": ...}``."""
     from IPython.display import Markdown
     from myst_nb import glue
@@ -184,8 +187,7 @@ def glue_value(name: str, value, fmt: str = "{}") -> None:
         if set(value) != set(i18n.LANGUAGES):
             raise ValueError(f"Glued text {name!r} needs exactly the languages {i18n.LANGUAGES}, got {sorted(value)}.")
         english, persian = value["en"], value["fa"]
-    else:
-        english = fmt.format(value.item() if hasattr(value, "item") else value)
-        persian = i18n.localise_number(english, "fa")
+    else:  # a number: thousands grouped (1,104,384 / ۱٬۱۰۴٬۳۸۴), Persian digits on the Persian page
+        english, persian = i18n.format_number(value, fmt, "en"), i18n.format_number(value, fmt, "fa")
     glue(name, Markdown(english), display=False)
     glue(f"{name}_fa", Markdown(persian), display=False)

@@ -32,6 +32,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from hw5lib.publish import assets, dependencies, execute
 from hw5lib.publish import i18n
+from hw5lib.publish.sphinxext import finish
 from hw5lib.publish.sphinxext.child import run_child, start_child
 
 LOGGER = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def _set_direction(app: Sphinx) -> None:
             continue
         html = path.read_text(encoding="utf-8")
         updated = _HTML_TAG.sub(f'<html dir="{direction}"', html, count=1)
+        updated = finish.finish_page(updated, app.config.language)  # the page's digits, Latin text isolated
         if updated != html:
             path.write_text(updated, encoding="utf-8")
 
@@ -384,4 +386,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _execute_chapters, priority=900)  # after myst-nb has read its configuration
     app.connect("builder-inited", _start_other_languages, priority=901)  # once every chapter is cached
     app.add_css_file("hw5lib.css")
+    from hw5lib.publish.sphinxext.search import SearchPersian
+
+    app.add_search_language(SearchPersian)  # the Persian book's index and queries, folded alike
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
