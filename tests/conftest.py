@@ -44,6 +44,19 @@ def pytest_collection_modifyitems(config, items):
     for item in gpu_tests:
         item.add_marker(skip)
 ARTIFACTS = ROOT / "tests" / "artifacts"
+# the front matter of a jupytext MyST notebook, as every chapter in book/ starts (for toy chapters)
+MYST_NOTEBOOK_HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+    format_version: 0.13
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
 
 
 @pytest.fixture(scope="session")

@@ -9,22 +9,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import MYST_NOTEBOOK_HEADER, ROOT
 
 pytestmark = pytest.mark.slow
 
-BROKEN = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+BROKEN = MYST_NOTEBOOK_HEADER + """
 ::::{fa}
 # فصل شکسته
 ::::

@@ -8,20 +8,11 @@ import time
 import pytest
 from jupyter_cache import get_cache
 
+from conftest import MYST_NOTEBOOK_HEADER
 from hw5lib.publish import execute, i18n
 from hw5lib.publish.profiles import default_profile
 
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+HEADER = MYST_NOTEBOOK_HEADER + """
 ::::{fa}
 # فصل آزمایشی
 ::::
