@@ -124,6 +124,12 @@ def test_a_cached_notebook_cut_short_by_a_kill_is_executed_again(tmp_path):
     path.write_text(path.read_text(encoding="utf-8")[:100], encoding="utf-8")  # killed mid-write
     (outcome,) = execute.execute_book(source, cache_path, log=lambda line: None)
     assert outcome.status == "executed" and stored.nb is not None
+    # killed after the row and the folder, before the file: the folder must not stop the next store
+    cache = get_cache(str(cache_path))
+    path = next(cache_path.rglob("*.ipynb"))
+    path.unlink()
+    (outcome,) = execute.execute_book(source, cache_path, log=lambda line: None)
+    assert outcome.status == "executed"
     (fresh,) = get_cache(str(cache_path)).list_cache_records()
     assert get_cache(str(cache_path)).get_cache_bundle(fresh.pk).nb.cells  # readable again
 

@@ -397,14 +397,24 @@ def _readable_match(cache, notebook):
     try:
         cache.get_cache_bundle(record.pk)
     except Exception:  # a truncated or missing file: not JSON, not a notebook, not there
-        try:
-            cache.remove_cache(record.pk)
-        except KeyError:  # no file at all: the row alone goes
-            from jupyter_cache.cache.db import NbCacheRecord
-
-            NbCacheRecord.remove_records([record.pk], cache.db)
+        _drop_stale(cache, notebook)
         return None
     return record
+
+
+def _drop_stale(cache, notebook) -> None:
+    """Remove what a killed write left for ``notebook``'s key: its database row and its folder
+    (jupyter-cache makes the folder with ``mkdir`` that fails when it already exists)."""
+    import shutil
+
+    from jupyter_cache.cache.db import NbCacheRecord
+
+    _, hashkey = cache.create_hashed_notebook(notebook)
+    try:
+        NbCacheRecord.remove_records([NbCacheRecord.record_from_hashkey(hashkey, cache.db).pk], cache.db)
+    except KeyError:
+        pass
+    shutil.rmtree(cache._get_notebook_path_cache(hashkey).parent, ignore_errors=True)
 
 
 def _store(result: dict, job: ChapterJob, cache, bundle_class, build_dir: Path, threads: int,
@@ -420,6 +430,7 @@ def _store(result: dict, job: ChapterJob, cache, bundle_class, build_dir: Path, 
         return ChapterOutcome(job.name, "failed", seconds, now, profile=profile, threads=threads,
                               error=result["error"], extra={"notebook": str(kept)})
     facts = {"profile": profile, **_results_of(executed), "threads": threads}
+    _drop_stale(cache, executed)
     cache.cache_notebook_bundle(
         bundle_class(executed, str(job.path), data={"execution_seconds": seconds, "hw5lib": facts}),
         check_validity=False, overwrite=True)
