@@ -19,6 +19,8 @@ named recipes (it did not pay on held-out training speakers).
 :func:`train_and_test_speakers` trains on some speakers and tests on others; :func:`loso` runs the
 whole leave-one-speaker-out study, optionally with a nested validation run per fold (train on
 three of the four training speakers, test on the fourth) whose score is what choices are made on.
+:data:`LEVERS` names what separates ``unheard`` from ``ours``; :func:`with_levers` switches any of
+them on, and :func:`lever_study` measures each alone and all together (the Q4 chapter's table).
 """
 
 from __future__ import annotations
