@@ -180,6 +180,9 @@ def test_the_lever_finding_follows_the_table(lang):
     overlap = [*LEVER_ROWS[:-1], lever_row(ALL, 0.55, 0.45)]
     assert ("less than the sum" in chapter.lever_finding(overlap, False, lang)) if lang == "en" else (
         "کمتر از جمع" in chapter.lever_finding(overlap, False, lang))
+    flat = [*LEVER_ROWS[:-1], lever_row(ALL, 0.40, 0.30)]  # no better together: no claim of synergy
+    assert ("do not improve" in chapter.lever_finding(flat, False, lang)) if lang == "en" else (
+        "بهتر نیستند" in chapter.lever_finding(flat, False, lang))
     assert ("machine voices" in chapter.lever_finding(LEVER_ROWS, True, lang)) if lang == "en" else (
         "صدای ماشین" in chapter.lever_finding(LEVER_ROWS, True, lang))
 

@@ -525,7 +525,11 @@ def lever_finding(rows: Sequence[dict], synthetic: bool, lang: str) -> str:
         each = [f"{named[lever]} ({_points(gains[lever], lang)})" for lever in order]
         text.append(f"Each lever alone, in order of what it adds to the mean, in points: {_listed(each, lang)}.")
     total, summed = together["mean"] - base["mean"], sum(gains.values())
-    if total > summed + 0.005:
+    if total <= 0.005:
+        text.append(f"با هم در این اجرا از دستور این فصل بهتر نیستند ({_points(total, lang)} واحد درصد)." if fa else
+                    "Together they do not improve on the chapter's recipe in this run "
+                    f"({_points(total, lang)} points).")
+    elif total > summed + 0.005:
         text.append(f"با هم {_points(total, lang)} واحد درصد می‌دهند، بیش از جمع سودهای تک‌تک "
                     f"({_points(summed, lang)}): اهرم‌ها یکدیگر را کامل می‌کنند." if fa else
                     f"Together they give {_points(total, lang)} points, more than the sum of their gains alone "
@@ -583,14 +587,15 @@ def lever_size_words(rows: Sequence[dict], P, lang: str) -> str:
                 f"جمعیت ساختگی {numbers[2]} گوینده × {numbers[3]} تکرار از هر رقم است.")
         if size != LEVER_SIZES["full"]:
             text += (" نمایهٔ `full` همهٔ گوینده‌ها، دوره‌ها و جمعیتِ خود دستور، سطرهای «همه جز یکی» و اعتبارسنجی "
-                     "تودرتو را اجرا می‌کند؛ اعداد اندازه‌گیری‌شدهٔ آن روی FSDD با فرمانش در bench/unheard.md است.")
+                     "تودرتو را اجرا می‌کند؛ سنجش‌های دستور گوینده‌های نشنیده و گام‌هایش در اندازهٔ کامل روی FSDD، با "
+                     "فرمان‌هایشان، در bench/unheard.md است.")
         return text
     text = (f"This run holds out {numbers[0]} speakers one at a time, trains every row for {numbers[1]} epochs, and "
             f"its synthetic crowd is {numbers[2]} speakers x {numbers[3]} takes of each digit.")
     if size != LEVER_SIZES["full"]:
         text += (" The `full` profile runs every speaker, the recipe's own epochs and crowd, the rows with every lever "
-                 "but one, and the nested validation; its numbers measured on FSDD are in bench/unheard.md, with "
-                 "the command.")
+                 "but one, and the nested validation; full-size measurements of the unheard recipe and its steps on "
+                 "FSDD, with their commands, are in bench/unheard.md.")
     return text
 
 
