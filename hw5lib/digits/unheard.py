@@ -105,7 +105,7 @@ RECIPES["unheard-lstm"] = replace(RECIPES["unheard"], model="lstm_2x64", trim_db
                                   description="the report's LSTM 2x64 on MFCCs with the unheard recipe (no trim/floor)")
 RECIPES["unheard-duo"] = replace(RECIPES["unheard"], partner="unheard-lstm",
                                  description="the unheard CNN and the unheard LSTM, their probabilities averaged "
-                                             "(measured on the test folds only: not yet validated nested)")
+                                             "(chosen on nested validation, see bench/unheard.md)")
 
 
 def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
