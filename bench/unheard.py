@@ -5,6 +5,7 @@
         --levers base,utterance,speaker,specaug,speed,vtlp,stretch,mixup,speaker+specaug,unheard
     OMP_NUM_THREADS=1 .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --nested \\
         --levers speaker+specaug,unheard,unheard-resnet
+    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --nested --study  # Q4's full table
     .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --table   # the markdown table of every row
 
 Each lever is a :class:`~hw5lib.digits.unheard.SpeakerRecipe`: ``base`` is the chapter's CNN
@@ -34,7 +35,7 @@ import torch
 
 from hw5lib.data import audio
 from hw5lib.device import pick_device
-from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, loso
+from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, lever_rows, loso, with_levers
 
 SPEC_AUGMENT = {"freq_masks": 2, "freq_width": 6, "time_masks": 2, "time_width": 8}
 # the augmented recipe the study starts from: per-speaker CMVN, speed, VTLP, tempo, SpecAugment
@@ -81,8 +82,21 @@ OUTER_FIELDS = ("model", "seeds", "normalisation", "trim_db", "floor_db", "lifte
                 "adapt_epochs", "adapt_threshold", "adapt_lr")
 
 
+def study_name(levers) -> str:
+    """The bench's name of one row of the Q4 chapter's lever study: ``levers:none``, ``levers:speaker+crowd``."""
+    return "levers:" + ("+".join(levers) or "none")
+
+
 def lever(name: str, epochs: int | None) -> tuple[str, SpeakerRecipe]:
-    """(its description, the SpeakerRecipe) of lever ``name``, trained ``epochs`` epochs (None: the recipe's own)."""
+    """(its description, the SpeakerRecipe) of lever ``name``, trained ``epochs`` epochs (None: the recipe's own).
+    ``levers:<a>+<b>`` is a row of the chapter's lever study (hw5lib.digits.unheard.with_levers)."""
+    if name.startswith("levers:"):
+        chosen = [] if name == "levers:none" else name[len("levers:"):].split("+")
+        words = "the chapter's recipe, " + ("levers: " + ", ".join(chosen) if chosen else "no lever")
+        try:
+            return words, with_levers(chosen, epochs=epochs)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
     if name not in LEVERS:
         raise SystemExit(f"Unknown lever {name!r}; choose from {', '.join(LEVERS)}.")
     words, start, changes = LEVERS[name]
@@ -129,6 +143,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--epochs", type=int, default=None, help="training epochs of every lever but report-lstm "
                                                                   "(default: the recipe's own)")
     parser.add_argument("--nested", action="store_true", help="also validate on a held-out training speaker per fold")
+    parser.add_argument("--study", action="store_true",
+                        help="every row of the Q4 chapter's full lever study (none, each alone, all, all but one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", default="/work/shared/data/fsdd/recordings")
@@ -144,7 +160,9 @@ def main(argv=None) -> list[dict]:
     data = audio.load_digits(args.data, progress=False)
     device = pick_device(args.device)
     rows = []
-    for name in args.levers.split(","):
+    study = [study_name(row) for row in lever_rows(all_but=True)]
+    names = study if args.study else args.levers.split(",")
+    for name in names:
         words, recipe = lever(name, args.epochs)
         key = settings(recipe, args.nested)
         previous = [row for row in done if row["lever"] == name and row["settings"] == key and row["seed"] == args.seed]

@@ -56,3 +56,25 @@ def test_the_figures_are_drawn_from_the_science_outputs():
         chapter.mmd_loss_figure({"a": np.linspace(1, 0, 30), "b": np.linspace(0.5, 0, 30)}),
     ]
     assert all(isinstance(figure, matplotlib.figure.Figure) for figure in figures)
+
+
+def test_matching_by_generation_is_told_from_its_rows():
+    frame = pd.DataFrame({"w1": [0.80, 0.40, 0.70, 0.60], "mmd2": [0.1, 0.05, 0.08, 0.07],
+                          "accuracy": [0.50, 0.80, 0.60, 0.75]},
+                         index=["none", "speaker CMVN", "augmentation", "speaker CMVN + augmentation"])
+    english = chapter.generation_finding(frame, "en")
+    assert "lowers the Wasserstein distance (0.80 → 0.70)" in english
+    assert "+10.0 points (to 60.0%)" in english and "alone by +30.0" in english and "+25.0 points (to 75.0%)" in english
+    farther = frame.assign(w1=[0.80, 0.40, 0.90, 0.60])
+    assert "does not lower" in chapter.generation_finding(farther, "en")
+    persian = chapter.generation_finding(frame, "fa")
+    assert "۰٫۸۰ ← ۰٫۷۰" in persian and "+۱۰٫۰" in persian and "کمتر می‌کند" in persian
+
+
+def test_the_conclusion_explains_a_generative_winner_as_generation():
+    frame = pd.DataFrame({"accuracy": [0.50, 0.60, 0.80]}, index=["none", "speaker CMVN", "augmentation"])
+    english = chapter.conclusion(frame, test_clips=100, lang="en")
+    assert "matching by generation" in english and "Per-speaker CMVN then" not in english
+    both = pd.DataFrame({"accuracy": [0.50, 0.60, 0.90]}, index=["none", "speaker CMVN", "speaker CMVN + augmentation"])
+    assert "Per-speaker CMVN then" in chapter.conclusion(both, test_clips=100, lang="en")
+    assert "هم‌سان‌سازی با تولید" in chapter.conclusion(frame, test_clips=100, lang="fa")

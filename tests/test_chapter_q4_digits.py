@@ -128,3 +128,104 @@ def test_the_clips_per_digit_read_well_when_every_digit_has_as_many():
     uneven = even.copy()
     uneven.loc[0, 3] = 30
     assert chapter.class_range_words(uneven) == {"en": "between 70 and 80", "fa": "بین ۷۰ و ۸۰"}
+
+
+# --- the levers for voices never heard ---------------------------------------------------------------
+
+def lever_row(levers, mean, worst, who="george", inner=None):
+    from hw5lib.digits.unheard import with_levers
+
+    row = {"levers": tuple(levers), "recipe": with_levers(levers, epochs=12, crowd=(10, 2)), "mean": mean,
+           "worst": worst, "worst_speaker": who, "per_speaker": {"george": worst, "jackson": 2 * mean - worst}}
+    return row if inner is None else {**row, "inner_mean": inner}
+
+
+ALL = ("speaker", "augment", "silence", "crowd")
+LEVER_ROWS = [lever_row((), 0.40, 0.30), lever_row(("speaker",), 0.60, 0.50), lever_row(("augment",), 0.45, 0.35),
+              lever_row(("silence",), 0.38, 0.20, "jackson"), lever_row(("crowd",), 0.50, 0.40),
+              lever_row(ALL, 0.90, 0.85)]
+
+
+def test_every_lever_has_a_name_in_both_languages_and_every_profile_a_size():
+    from hw5lib.digits.unheard import LEVERS
+
+    assert set(chapter.LEVER_LABELS) == set(LEVERS) and tuple(LEVERS) == ALL
+    assert all(set(label) == {"fa", "en"} and all(label.values()) for label in chapter.LEVER_LABELS.values())
+    assert set(chapter.LEVER_SIZES) == {"smoke", "quick", "full"}
+    quick, full = chapter.LEVER_SIZES["quick"], chapter.LEVER_SIZES["full"]
+    assert full.epochs is None and full.crowd is None and full.all_but and full.nested  # the recipe's own, whole
+    assert quick.epochs < 20 and quick.crowd[0] * quick.crowd[1] < 40 * 5 and not quick.nested
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_the_lever_table_names_each_row_and_measures_against_the_chapters_recipe(nested):
+    rows = [lever_row(r["levers"], r["mean"], r["worst"], r["worst_speaker"], 0.5 if nested else None)
+            for r in LEVER_ROWS]
+    frames, headers = chapter.lever_frames(rows)
+    for lang in ("fa", "en"):
+        assert frames[lang].shape == (6, len(headers[lang]))
+        assert ("validation mean (%)" in headers["en"]) == nested
+    en = frames["en"]
+    assert en["levers"].iloc[0] == "the chapter's recipe (no lever)"
+    assert en["levers"].iloc[-1] == "all four levers: the unheard recipe"
+    assert en["levers"].iloc[1] == chapter.LEVER_LABELS["speaker"]["en"]
+    np.testing.assert_allclose(en["gain"], [0, 20, 5, -2, 10, 50])
+    np.testing.assert_allclose(en["worst_gain"], [0, 20, 5, -10, 10, 55])
+    assert list(en["who"]) == ["george"] * 3 + ["jackson"] + ["george"] * 2
+    all_but_crowd = chapter.lever_label(("speaker", "augment", "silence"), "en")
+    assert all_but_crowd == "all but " + chapter.LEVER_LABELS["crowd"]["en"]
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_the_lever_finding_follows_the_table(lang):
+    def number(text):
+        return text if lang == "en" else chapter.localise_number(text, "fa")
+
+    text = chapter.lever_finding(LEVER_ROWS, False, lang)
+    order = [chapter.LEVER_LABELS[lever][lang] for lever in ("speaker", "crowd", "augment", "silence")]
+    assert [text.index(name) for name in order] == sorted(text.index(name) for name in order)  # largest gain first
+    assert number("+20.0") in text and number("-2.0").replace("-", "") in text
+    assert number("90.0") in text and number("85.0") in text
+    assert ("more than the sum" in text) if lang == "en" else ("بیش از جمع" in text)  # 50 > 20 + 5 - 2 + 10
+    assert ("not met" in text) if lang == "en" else ("برآورده نشد" in text)
+    assert "machine voices" not in text and "صدای ماشین" not in text
+    met = [*LEVER_ROWS[:-1], lever_row(ALL, 0.96, 0.91)]
+    assert ("is met" in chapter.lever_finding(met, False, lang)) if lang == "en" else (
+        "برآورده شد" in chapter.lever_finding(met, False, lang))
+    overlap = [*LEVER_ROWS[:-1], lever_row(ALL, 0.55, 0.45)]
+    assert ("less than the sum" in chapter.lever_finding(overlap, False, lang)) if lang == "en" else (
+        "کمتر از جمع" in chapter.lever_finding(overlap, False, lang))
+    flat = [*LEVER_ROWS[:-1], lever_row(ALL, 0.40, 0.30)]  # no better together: no claim of synergy
+    assert ("do not improve" in chapter.lever_finding(flat, False, lang)) if lang == "en" else (
+        "بهتر نیستند" in chapter.lever_finding(flat, False, lang))
+    assert ("machine voices" in chapter.lever_finding(LEVER_ROWS, True, lang)) if lang == "en" else (
+        "صدای ماشین" in chapter.lever_finding(LEVER_ROWS, True, lang))
+
+
+@pytest.mark.parametrize("lang", ["fa", "en"])
+def test_the_missing_lever_and_the_validated_choice_are_told_when_measured(lang):
+    rows = [lever_row(r["levers"], r["mean"], r["worst"], r["worst_speaker"], inner)
+            for r, inner in zip(LEVER_ROWS, (0.3, 0.5, 0.4, 0.3, 0.45, 0.7))]
+    rows += [lever_row(tuple(x for x in ALL if x != drop), 0.90 - cost, 0.8, inner=0.6)
+             for drop, cost in (("speaker", 0.30), ("augment", 0.05), ("silence", 0.02), ("crowd", 0.10))]
+    rows[2] = {**rows[2], "inner_mean": 0.95}  # augmentation alone validates best: it is the one chosen
+    text = chapter.lever_finding(rows, False, lang)
+    missed = text[text.index("Taken from" if lang == "en" else "از دستور کامل"):]
+    assert chapter.LEVER_LABELS["speaker"][lang] in missed.split(".")[0] or \
+        chapter.LEVER_LABELS["speaker"][lang] in missed.split("(")[0]
+    assert chapter.localise_number("-30.0", lang).replace("-", "−") in missed or "-30.0" in missed
+    chosen = text[text.index("choose" if lang == "en" else "برمی‌گزینند") - 60:]
+    assert chapter.lever_label(("augment",), lang) in chosen and chapter.localise_number("95.0", lang) in chosen
+    assert "validation" not in chapter.lever_finding(LEVER_ROWS, False, "en")
+
+
+def test_the_lever_metrics_and_size_words_come_from_the_rows():
+    results = ChapterResults("q4_digits", dict(chapter.CHAPTER.title))
+    chapter.add_lever_metrics(results, LEVER_ROWS)
+    assert results["loso_chapter_mean"].value == pytest.approx(40)
+    assert results["loso_unheard_worst"].value == pytest.approx(85)
+    quick, full = chapter.CHAPTER.resolve("quick", {}), chapter.CHAPTER.resolve("full", {})
+    words = chapter.lever_size_words(LEVER_ROWS, quick, "en")
+    assert "2 speakers" in words and "12 epochs" in words and "10 speakers x 2 takes" in words and "`full`" in words
+    assert "`full`" not in chapter.lever_size_words(LEVER_ROWS, full, "en")
+    assert "۱۲ دوره" in chapter.lever_size_words(LEVER_ROWS, quick, "fa")

@@ -122,7 +122,8 @@ def test_q1_on_synthetic_voices_measures_the_shift(tmp_path):
     assert values["within_speaker_accuracy"] > 50  # ten digits: chance is 10%
     assert values["drift_detection_delay"] is not None and 0 < values["drift_detection_delay"] < 1000
     assert values["drift_false_alarm_rate"] <= 5
-    assert (run_dir / "tables" / "q1_methods.csv").read_text().count("\n") == 9  # header and eight methods
+    methods = (run_dir / "tables" / "q1_methods.csv").read_text()
+    assert methods.count("\n") == 11 and "speed" in methods  # header and ten methods, matching by generation too
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (scripts/setup installs it)")
@@ -147,5 +148,9 @@ def test_q4_on_synthetic_digits_holds_every_model(tmp_path):
     assert reported["ablation_faithful"] == 40.0
     assert max(values[f"our_recipe_{name}"] for name in digits.MODELS) > 30  # ten digits: chance is 10%
     assert values["speaker_disjoint_best_model"]["en"] in {name["en"] for name in MODEL_NAMES.values()}
-    for table in ("q4_per_speaker", "q4_splits", "q4_ablation", "q4_models", "q4_speaker_disjoint"):
+    for table in ("q4_per_speaker", "q4_splits", "q4_ablation", "q4_models", "q4_speaker_disjoint", "q4_levers"):
         assert (run_dir / "tables" / f"{table}.csv").exists(), table
+    levers = (run_dir / "tables" / "q4_levers.csv").read_text().splitlines()
+    assert len(levers) == 1 + 6 and levers[-1].startswith("all four levers")  # none, each alone, all together
+    for key in ("loso_chapter_mean", "loso_chapter_worst", "loso_unheard_mean", "loso_unheard_worst"):
+        assert 0 <= values[key] <= 100, key

@@ -72,8 +72,11 @@ def test_a_far_speaker_costs_accuracy_and_speaker_cmvn_wins_it_back(toy):
 def test_every_method_runs_and_the_affine_map_keeps_its_loss_curve(toy):
     sequences, digits, names = toy
     result = speaker_shift.cross_speaker(sequences, digits, names, targets=["b"], max_frames=100,
-                                         mmd_steps=15, progress=False)
+                                         mmd_steps=15, progress=False, copies=[[s * 1.1 for s in sequences]])
     assert set(result.table["method"]) == set(speaker_shift.ADAPTATIONS)
+    plain = speaker_shift.cross_speaker(sequences, digits, names, targets=["b"], max_frames=100, mmd_steps=5,
+                                        progress=False)
+    assert set(plain.table["method"]) == set(speaker_shift.ADAPTATIONS) - set(speaker_shift.GENERATIVE)
     assert result.table["accuracy"].between(0, 1).all() and np.isfinite(result.table["w1"]).all()
     assert len(result.loss_curves["b"]) == 15
 
@@ -94,3 +97,50 @@ def test_both_cmvns_use_the_one_standardiser():
         np.testing.assert_allclose(frames.std(0), 1, atol=1e-5)
     constant = [np.ones((10, 4))] * 2
     assert np.all(np.isfinite(speaker_shift.ADAPTATIONS["speaker CMVN"](constant, ["a", "a"], constant, {})[1]))
+
+
+def test_generated_voices_that_cover_the_new_speaker_win_it_back(toy):
+    """Matching by generation: a copy of every training clip in c's voice (a's clips stretched and
+    shifted as c's are) teaches the classifier c; the copies of c's own clips are never used (they
+    are NaN here, and would break the fit if they were)."""
+    sequences, digits, names = toy
+    frames = {name: np.vstack([s for s, who in zip(sequences, names) if who == name]) for name in ("a", "c")}
+    shift = frames["c"].mean(0) - 2.0 * frames["a"].mean(0)  # c is 2 x a's voice + a shift; the same words
+    copy = [np.full_like(s, np.nan) if n == "c" else (s * 2.0 + shift if n == "a" else s)
+            for s, n in zip(sequences, names)]
+    result = speaker_shift.cross_speaker(sequences, digits, names, methods=["none", "augmentation"], targets=["c"],
+                                         max_frames=200, progress=False, copies=[copy])
+    table = result.table.set_index("method")
+    assert table.loc["none", "accuracy"] < 0.6 and table.loc["augmentation", "accuracy"] > 0.9
+    assert table.loc["augmentation", "w1"] < table.loc["none", "w1"]
+    with pytest.raises(divergences.DistributionError, match="needs copies"):
+        speaker_shift.cross_speaker(sequences, digits, names, methods=["augmentation"], progress=False)
+    with pytest.raises(divergences.DistributionError, match="one sequence per clip"):
+        speaker_shift.cross_speaker(sequences, digits, names, progress=False, copies=[copy[:3]])
+
+
+def test_speaker_cmvn_with_augmentation_takes_each_copy_as_a_voice_of_its_own():
+    rng = np.random.default_rng(3)
+    source = [rng.normal(3, 2, (30, 4)) for _ in range(4)]
+    copies = [[s * 3 + 10 for s in source]]
+    speakers = np.array(["a", "a", "b", "b"])
+    every, target, _ = speaker_shift.ADAPTATIONS["speaker CMVN + augmentation"](
+        source, speakers, [rng.normal(0, 1, (30, 4))], {"copies": copies})
+    assert len(every) == 8
+    for part in (every[:2], every[2:4], every[4:6], every[6:]):  # a, b, a's copy, b's copy: each standardised
+        frames = np.vstack(part)
+        np.testing.assert_allclose(frames.mean(0), 0, atol=1e-5)
+        np.testing.assert_allclose(frames.std(0), 1, atol=1e-5)
+    plain, _, _ = speaker_shift.ADAPTATIONS["augmentation"](source, speakers, [], {"copies": copies})
+    assert len(plain) == 8 and plain[4] is copies[0][0]
+
+
+def test_speed_copies_are_shorter_when_faster_and_longer_when_slower(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
+    rate = 8000
+    t = np.arange(rate // 2) / rate
+    clip = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    slow, fast = speaker_shift.speed_copies([clip], rate, factors=(0.8, 1.25))
+    original = len(t) / (rate * 0.01)  # frames at a 10 ms hop
+    assert slow[0].shape[1] == fast[0].shape[1] == 13
+    assert abs(len(slow[0]) - original / 0.8) < 3 and abs(len(fast[0]) - original / 1.25) < 3

@@ -13,7 +13,9 @@ from hw5lib import digits as D
 from hw5lib.data import audio
 from hw5lib.digits import training as T
 from hw5lib.digits.sets import floor_db, lifter, speaker_cmvn, trim_quiet
-from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, inner_speaker, loso, train_and_test_speakers
+from hw5lib.digits import unheard
+from hw5lib.digits.unheard import (LEVERS, RECIPES, SpeakerRecipe, inner_speaker, lever_rows, lever_study, loso,
+                                   train_and_test_speakers, with_levers)
 
 ONE_SENTENCE = re.compile(r"^\S[^\n]*\.$")
 
@@ -264,6 +266,83 @@ def test_named_recipes_are_valid():
     with pytest.raises(D.DigitsError) as error:
         SpeakerRecipe("cnn", "speaker", D.Recipe(), crowd=(0, 5))
     assert "crowd must be (speakers, takes)" in one_sentence(error)
+
+
+def test_a_crowd_never_brings_the_test_speakers_voice(tmp_path, monkeypatch):
+    """Synthetic data's speakers are the crowd's own first speakers: their clips leave the crowd."""
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    crowd = tone_digits(("cy", "zed"), takes=1)
+    result = train_and_test_speakers(tone_digits(), ["cy"], TINY, train_speakers=["ann"], extra=crowd)
+    assert result["n_train"] == 20 + 10 and result["n_extra"] == 10  # zed's ten clips, none of cy's
+    alone = train_and_test_speakers(tone_digits(), ["cy"], TINY, train_speakers=["ann"],
+                                    extra=tone_digits(("cy",), takes=1))
+    assert alone["n_train"] == 20 and alone["n_extra"] == 0
+
+
+# --- the levers of the unheard recipe ---------------------------------------------------------------
+
+def test_every_lever_together_is_the_unheard_recipe_and_none_is_the_chapters():
+    everything = with_levers(LEVERS)
+    assert replace(everything, description="") == replace(RECIPES["unheard"], description="")
+    nothing = with_levers(())
+    assert replace(nothing, description="") == replace(RECIPES["ours"].with_training(epochs=20), description="")
+    assert with_levers((), epochs=7).training.epochs == with_levers(LEVERS, epochs=7).training.epochs == 7
+
+
+@pytest.mark.parametrize("lever, changed", [
+    ("speaker", {"normalisation"}),
+    ("augment", {"training"}),
+    ("silence", {"trim_db", "floor_db"}),
+    ("crowd", {"crowd"}),
+])
+def test_each_lever_changes_its_own_fields_only(lever, changed):
+    from dataclasses import fields
+
+    base, one = with_levers(()), with_levers((lever,))
+    differ = {f.name for f in fields(base) if getattr(base, f.name) != getattr(one, f.name)}
+    assert differ == changed
+    if lever == "augment":
+        assert one.training.speed > 0 and one.training.freq_masks > 0 and one.training.noise < base.training.noise
+        assert replace(one.training, **{name: getattr(base.training, name) for name in unheard._AUGMENTATION}) \
+            == base.training
+
+
+def test_levers_refuse_unknown_names_and_mfcc_models_skip_the_silence_lever():
+    with pytest.raises(D.DigitsError) as error:
+        with_levers(("speaker", "magic"))
+    assert "Unknown lever 'magic'" in one_sentence(error)
+    lstm = with_levers(LEVERS, model="lstm_2x64", crowd=(3, 1))
+    assert lstm.model == "lstm_2x64" and lstm.trim_db is None and lstm.floor_db is None and lstm.crowd == (3, 1)
+
+
+def test_lever_rows_are_none_each_alone_all_and_all_but_one():
+    rows = lever_rows()
+    assert rows[0] == () and rows[-1] == tuple(LEVERS) and len(rows) == len(LEVERS) + 2
+    assert all(len(row) == 1 for row in rows[1:-1])
+    more = lever_rows(all_but=True)
+    assert len(more) == 2 * len(LEVERS) + 2 and all(len(row) == len(LEVERS) - 1 for row in more[len(rows):])
+    assert lever_rows(("speaker",)) == [(), ("speaker",)]
+
+
+def test_a_lever_study_runs_every_row_on_the_same_folds(tmp_path, monkeypatch):
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    made = []
+
+    def fake_crowd(speakers, takes, seed=0, progress=False):
+        made.append((speakers, takes))
+        return tone_digits(("bob", "zed"), takes=takes)
+
+    monkeypatch.setattr(unheard, "crowd_clips", fake_crowd)
+    rows = [(), ("speaker",), ("crowd",)]
+    study = lever_study(tone_digits(), rows, speakers=["bob", "cy"], epochs=1, crowd=(2, 1), nested=True)
+    assert [row["levers"] for row in study] == rows and made == [(2, 1)]  # the crowd is read once
+    for row in study:
+        assert set(row["per_speaker"]) == {"bob", "cy"} and row["recipe"].training.epochs == 1
+        assert "inner_mean" in row and all(fold["inner_speaker"] != fold["speaker"] for fold in row["folds"])
+    assert study[1]["recipe"].normalisation == "speaker" and study[2]["recipe"].crowd == (2, 1)
+    assert study[0]["recipe"].crowd is None
 
 
 # --- the command line: python -m hw5lib.digits --test-speakers / --test-data with --recipe ---------

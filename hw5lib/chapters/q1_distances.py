@@ -266,6 +266,9 @@ METHOD_LABELS = {
     "smoothing": {"en": "smoothing (5-frame moving average)", "fa": "هموارسازی (میانگین متحرک ۵ قابی)"},
     "CORAL": {"en": "CORAL", "fa": "CORAL"},
     "MMD affine map": {"en": "affine map minimising MMD", "fa": "نگاشت آفین با کمینه‌سازی MMD"},
+    "augmentation": {"en": "augmentation: every training clip also at 0.9x and 1.1x speed",
+                     "fa": "افزایش داده: هر گفتهٔ آموزش با سرعت ۰٫۹ و ۱٫۱ برابر هم"},
+    "speaker CMVN + augmentation": {"en": "per-speaker CMVN + augmentation", "fa": "CMVN هر گوینده + افزایش داده"},
 }
 """The methods of :data:`speaker_shift.ADAPTATIONS`, named in the book's two languages."""
 
@@ -304,6 +307,8 @@ def mmd_loss_figure(loss_curves: dict[str, np.ndarray]):
 # methods that give the new speaker's features the first moments (or the whole marginals) of the
 # training speakers' features, without looking at any label
 _MOMENT_MATCHING = {"speaker CMVN", "mean-variance matching", "quantile matching", "CORAL"}
+# methods that make more training voices instead of moving the new one (matching by generation)
+_GENERATIVE = {"augmentation", "speaker CMVN + augmentation"}
 
 
 def conclusion(summary: pd.DataFrame, test_clips: int, lang: str) -> str:
@@ -348,6 +353,16 @@ def conclusion(summary: pd.DataFrame, test_clips: int, lang: str) -> str:
                "fa": ("صدا و میکروفن هر گوینده کل ابر قاب‌های کپسترال را جابه‌جا و کشیده می‌کند (یک انتقال و "
                       "یک مقیاس برای هر ضریب)، حال آنکه واژه در چگونگی تغییر قاب‌ها در زمان است. نگاشتی که "
                       "روی قاب‌های بی‌برچسب خود گوینده برازش شود اولی را می‌زداید و دومی را نگه می‌دارد.")}[lang]
+    elif best in _GENERATIVE:
+        why = {"en": ("Augmentation leaves the new speaker alone: it makes more training voices (each clip also "
+                      "faster and slower, i.e. with a shorter and a longer vocal tract) until they cover the new "
+                      "one; matching by generation."),
+               "fa": ("افزایش داده به گویندهٔ تازه دست نمی‌زند: صداهای آموزشی بیشتری می‌سازد (هر گفته تندتر و "
+                      "کندتر، یعنی با مجرای صوتی کوتاه‌تر و بلندتر) تا صدای تازه را بپوشانند؛ هم‌سان‌سازی با "
+                      "تولید.")}[lang]
+        if best != "augmentation":
+            why += {"en": " Per-speaker CMVN then removes what is left of each voice's shift and stretch.",
+                    "fa": " سپس CMVN هر گوینده آنچه از جابه‌جایی و کشیدگی هر صدا مانده است را می‌زداید."}[lang]
     elif best == "MMD affine map":
         why = {"en": ("Minimising MMD fits the whole frame distribution, not only its moments, so it can also "
                       "undo a rotation of the cepstral cloud; it needs more steps and a kernel bandwidth."),
@@ -359,6 +374,38 @@ def conclusion(summary: pd.DataFrame, test_clips: int, lang: str) -> str:
     return f"{lead} {why}"
 
 
+def generation_finding(summary: pd.DataFrame, lang: str) -> str:
+    """What matching by generation did here, from a :meth:`CrossSpeaker.summary` with the
+    augmentation rows: the distance and accuracy without any method and with augmentation, and
+    per-speaker CMVN alone and with it; the same two levers Q4 measures on its CNN."""
+    check_language(lang)
+    row = {key: summary.loc[key] for key in ("none", "augmentation", "speaker CMVN", "speaker CMVN + augmentation")}
+
+    def w1(key):
+        return localise_number(f"{row[key]['w1']:.2f}", lang)
+
+    def acc(key):
+        return localise_number(f"{100 * row[key]['accuracy']:.1f}", lang)
+
+    def change(key, against="none"):
+        return localise_number(f"{100 * (row[key]['accuracy'] - row[against]['accuracy']):+.1f}", lang)
+
+    closer = row["augmentation"]["w1"] < row["none"]["w1"]
+    if lang == "fa":
+        moved = "کمتر می‌کند" if closer else "کمتر نمی‌کند"
+        return (f"افزایش داده فاصلهٔ واسرشتاین را {moved} ({w1('none')} ← {w1('augmentation')}) و دقت را "
+                f"{change('augmentation')} واحد درصد تغییر می‌دهد ({acc('augmentation')}٪)؛ CMVN هر گوینده به‌تنهایی "
+                f"{change('speaker CMVN')} و با افزایش داده {change('speaker CMVN + augmentation')} واحد درصد "
+                f"({acc('speaker CMVN + augmentation')}٪). همین دو اهرم، روی CNN، در جدول اهرم‌های سوال ۴ سنجیده "
+                "شده‌اند.")
+    moved = "lowers" if closer else "does not lower"
+    return (f"Augmentation {moved} the Wasserstein distance ({w1('none')} → {w1('augmentation')}) and changes "
+            f"accuracy by {change('augmentation')} points (to {acc('augmentation')}%); per-speaker CMVN alone by "
+            f"{change('speaker CMVN')}, and with augmentation by {change('speaker CMVN + augmentation')} points "
+            f"(to {acc('speaker CMVN + augmentation')}%). The same two levers are measured on a CNN in Q4's table "
+            "of levers.")
+
+
 def report_methods(results: ChapterResults, summary: pd.DataFrame, speakers) -> None:
     """Glue the conclusion (its ties judged at one clip of the smallest speaker in ``speakers``,
     each clip's speaker) and two methods' change in accuracy; record the best method and its accuracy."""
@@ -367,6 +414,8 @@ def report_methods(results: ChapterResults, summary: pd.DataFrame, speakers) -> 
     glue_value("q1_conclusion", {lang: conclusion(summary, test_clips, lang) for lang in ("fa", "en")})
     glue_value("q1_mmd_change", _percent(summary.loc["MMD affine map", "accuracy"] - none["accuracy"]), "{:+.1f}")
     glue_value("q1_utt_cmvn_change", _percent(summary.loc["utterance CMVN", "accuracy"] - none["accuracy"]), "{:+.1f}")
+    if "augmentation" in summary.index:
+        glue_value("q1_generation", {lang: generation_finding(summary, lang) for lang in ("fa", "en")})
     best = summary["accuracy"].drop("none").idxmax()
     results.add("best_method", METHOD_LABELS[best], fmt="{}",
                 fa="بهترین روش نزدیک‌سازی", en="best closing method")

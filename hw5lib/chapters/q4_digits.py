@@ -17,7 +17,8 @@ from hw5lib.chapters.common import MODEL_NAMES, spoken_digits
 from hw5lib.digits import MODELS, Outcome, Recipe, SequenceSet, parameter_count, train_and_test
 from hw5lib.digits.sets import random_split, speaker_split, stratified_split
 from hw5lib.digits.transfer import cross_domain
-from hw5lib.digits.unheard import crowd_clips
+from hw5lib.digits import unheard
+from hw5lib.digits.unheard import LEVERS, crowd_clips
 from hw5lib.publish.chapter import Chapter, Reported
 from hw5lib.publish.i18n import LANGUAGES, check_language, localise_number, range_words
 from hw5lib.publish.plotting import PALETTE
@@ -414,6 +415,214 @@ def machine_finding(result: dict | None, same_model_on_people: float, lang: str)
             f"speaker{'s' if len(per) != 1 else ''}: {spread}. {verdict} "
             f"Trained on these people themselves, the same model reaches {_pct(same_model_on_people, lang)}% on the "
             "random split; the distance between the two is what a machine voice does not teach about people.")
+
+
+# --- voices never heard: every lever, alone and together (issue 17) -------------------------------
+
+@dataclass(frozen=True)
+class LeverSize:
+    """How large the chapter's lever study is in a profile: training ``epochs`` and the synthetic
+    ``crowd`` (speakers, takes) of every row (None: the unheard recipe's own, 20 and 40 x 5), whether
+    the rows with every lever but one are run, and whether each fold also validates on a held-out
+    training speaker (``nested``). Its folds are the chapter's ``held_out_speakers``."""
+
+    epochs: int | None
+    crowd: tuple[int, int] | None
+    all_but: bool
+    nested: bool
+
+
+LEVER_SIZES = {"smoke": LeverSize(1, (2, 1), False, False),
+               "quick": LeverSize(12, (10, 2), False, False),
+               "full": LeverSize(None, None, True, True)}
+UNHEARD_GOAL = (0.95, 0.90)  # issue 17: mean leave-one-speaker-out accuracy, and on the worst speaker
+
+LEVER_LABELS = {
+    "speaker": {"fa": "CMVN هر گوینده", "en": "per-speaker CMVN"},
+    "augment": {"fa": "افزایش داده", "en": "augmentation"},
+    "silence": {"fa": "پاک‌سازی سکوت", "en": "silence clean-up"},
+    "crowd": {"fa": "جمعیت ساختگی در آموزش", "en": "the synthetic crowd in training"},
+}
+"""Each lever of :data:`hw5lib.digits.unheard.LEVERS`, named in the book's two languages."""
+
+
+def lever_study(P, clips, checkpoint_dir: Path, device: str) -> list[dict]:
+    """The leave-one-speaker-out study of :func:`hw5lib.digits.unheard.lever_study` at the size
+    :data:`LEVER_SIZES` gives ``P``'s profile, on the first ``P.held_out_speakers`` speakers."""
+    size = LEVER_SIZES[P.profile]
+    names = clips.speaker_names
+    return unheard.lever_study(clips, unheard.lever_rows(all_but=size.all_but),
+                               speakers=names[:min(P.held_out_speakers, len(names))], epochs=size.epochs,
+                               crowd=size.crowd, nested=size.nested and len(names) >= 3, device=device, seed=P.seed,
+                               checkpoint_dir=checkpoint_dir)
+
+
+def lever_label(levers: Sequence[str], lang: str) -> str:
+    """A row of the lever study in words: none, one lever, all of them, or all but one."""
+    fa = check_language(lang) == "fa"
+    if not levers:
+        return "دستور این فصل (بی‌هیچ اهرم)" if fa else "the chapter's recipe (no lever)"
+    if set(levers) == set(LEVERS):
+        return "هر چهار اهرم: دستور گوینده‌های نشنیده" if fa else "all four levers: the unheard recipe"
+    if len(levers) == len(LEVERS) - 1:
+        missing = next(lever for lever in LEVERS if lever not in levers)
+        return (f"همه جز {LEVER_LABELS[missing]['fa']}" if fa else f"all but {LEVER_LABELS[missing]['en']}")
+    return " + ".join(LEVER_LABELS[lever][lang] for lever in levers)
+
+
+def lever_frames(rows: Sequence[dict]) -> tuple[dict, dict]:
+    """:func:`lever_study`'s rows as published: the levers in words, the validation mean (%, when
+    nested), the mean and worst-speaker accuracy (%) and the worst speaker, and the changes of mean
+    and worst against the chapter's recipe (points); one frame per language, and the headers."""
+    base = next(row for row in rows if not row["levers"])
+    nested = all("inner_mean" in row for row in rows)
+    table = pd.DataFrame({
+        **({"validation": [percent(row["inner_mean"]) for row in rows]} if nested else {}),
+        "mean": [percent(row["mean"]) for row in rows],
+        "worst": [percent(row["worst"]) for row in rows],
+        "who": [row["worst_speaker"] for row in rows],
+        "gain": [percent(row["mean"] - base["mean"]) for row in rows],
+        "worst_gain": [percent(row["worst"] - base["worst"]) for row in rows],
+    })
+    frames = {lang: table.assign(levers=[lever_label(row["levers"], lang) for row in rows])[
+        ["levers", *table.columns]] for lang in LANGUAGES}
+    headers = {"fa": ["اهرم‌ها", *(["اعتبارسنجی، میانگین (٪)"] if nested else []), "میانگین (٪)",
+                      "بدترین گوینده (٪)", "بدترین گوینده", "تغییر میانگین (واحد درصد)", "تغییر بدترین (واحد درصد)"],
+               "en": ["levers", *(["validation mean (%)"] if nested else []), "mean (%)", "worst speaker (%)",
+                      "worst speaker", "change in mean (points)", "change in worst (points)"]}
+    return frames, headers
+
+
+def _row(rows: Sequence[dict], levers: Sequence[str]) -> dict | None:
+    return next((row for row in rows if set(row["levers"]) == set(levers) and len(row["levers"]) == len(levers)),
+                None)
+
+
+def _points(value: float, lang: str) -> str:
+    return localise_number(f"{100 * value:+.1f}", lang)
+
+
+def _listed(items: Sequence[str], lang: str) -> str:
+    if len(items) < 2:
+        return "".join(items)
+    comma, also = ("، ", " و ") if lang == "fa" else (", ", " and ")
+    return comma.join(items[:-1]) + also + items[-1]
+
+
+def lever_finding(rows: Sequence[dict], synthetic: bool, lang: str) -> str:
+    """What the lever study says, from its rows: the chapter's recipe against every lever together,
+    what each lever gives alone (largest first), whether together they give more than the sum of
+    their gains alone, what each costs when it alone is missing (when measured), which row the
+    held-out training speakers choose (when nested), and whether issue 17's goal is met. With
+    ``synthetic`` data it says that the crowd here is more of the same machine voices."""
+    fa = check_language(lang) == "fa"
+    base, together = _row(rows, ()), _row(rows, tuple(LEVERS))
+    alone = {lever: _row(rows, (lever,)) for lever in LEVERS if _row(rows, (lever,))}
+    gains = {lever: row["mean"] - base["mean"] for lever, row in alone.items()}
+    order = sorted(gains, key=gains.get, reverse=True)
+    named = {lever: LEVER_LABELS[lever][lang] for lever in LEVERS}
+    text = []
+    if fa:
+        text.append(f"دستور این فصل روی گوینده‌های کنار گذاشته به‌طور میانگین {_pct(base['mean'], lang)}٪ و روی بدترین "
+                    f"گوینده ({base['worst_speaker']}) {_pct(base['worst'], lang)}٪ می‌گیرد؛ با هر چهار اهرم "
+                    f"{_pct(together['mean'], lang)}٪ و {_pct(together['worst'], lang)}٪ "
+                    f"({together['worst_speaker']}).")
+        each = [f"{named[lever]} ({_points(gains[lever], lang)})" for lever in order]
+        text.append(f"هر اهرم به‌تنهایی، به ترتیب سودش در میانگین: {_listed(each, lang)} واحد درصد.")
+    else:
+        text.append(f"The chapter's recipe gets {_pct(base['mean'], lang)}% on the held-out speakers on average and "
+                    f"{_pct(base['worst'], lang)}% on the worst ({base['worst_speaker']}); with all four levers "
+                    f"{_pct(together['mean'], lang)}% and {_pct(together['worst'], lang)}% "
+                    f"({together['worst_speaker']}).")
+        each = [f"{named[lever]} ({_points(gains[lever], lang)})" for lever in order]
+        text.append(f"Each lever alone, in order of what it adds to the mean, in points: {_listed(each, lang)}.")
+    total, summed = together["mean"] - base["mean"], sum(gains.values())
+    if total <= 0.005:
+        text.append(f"با هم در این اجرا از دستور این فصل بهتر نیستند ({_points(total, lang)} واحد درصد)." if fa else
+                    "Together they do not improve on the chapter's recipe in this run "
+                    f"({_points(total, lang)} points).")
+    elif total > summed + 0.005:
+        text.append(f"با هم {_points(total, lang)} واحد درصد می‌دهند، بیش از جمع سودهای تک‌تک "
+                    f"({_points(summed, lang)}): اهرم‌ها یکدیگر را کامل می‌کنند." if fa else
+                    f"Together they give {_points(total, lang)} points, more than the sum of their gains alone "
+                    f"({_points(summed, lang)}): the levers complete each other.")
+    elif total < summed - 0.005:
+        text.append(f"با هم {_points(total, lang)} واحد درصد می‌دهند، کمتر از جمع سودهای تک‌تک "
+                    f"({_points(summed, lang)}): بخشی از کارشان یکی است." if fa else
+                    f"Together they give {_points(total, lang)} points, less than the sum of their gains alone "
+                    f"({_points(summed, lang)}): part of what they do overlaps.")
+    missing = {lever: _row(rows, tuple(other for other in LEVERS if other != lever)) for lever in LEVERS}
+    missing = {lever: together["mean"] - row["mean"] for lever, row in missing.items() if row is not None}
+    if missing:
+        dearest = max(missing, key=missing.get)
+        text.append(f"از دستور کامل، نبودِ {named[dearest]} بیشترین هزینه را دارد ({_points(-missing[dearest], lang)} "
+                    "واحد درصد در میانگین)." if fa else
+                    f"Taken from the whole recipe, {named[dearest]} is the one missed most "
+                    f"({_points(-missing[dearest], lang)} points on the mean).")
+    if all("inner_mean" in row for row in rows):
+        chosen = max(rows, key=lambda row: row["inner_mean"])
+        text.append(f"گوینده‌های آموزشیِ کنار گذاشته (هرگز گویندهٔ آزمون) «{lever_label(chosen['levers'], lang)}» را "
+                    f"برمی‌گزینند (اعتبارسنجی {_pct(chosen['inner_mean'], lang)}٪)، که روی گوینده‌های آزمون "
+                    f"{_pct(chosen['mean'], lang)}٪ می‌گیرد." if fa else
+                    "Held-out training speakers (never a test speaker) choose "
+                    f"\"{lever_label(chosen['levers'], lang)}\" "
+                    f"(validation {_pct(chosen['inner_mean'], lang)}%), which gets {_pct(chosen['mean'], lang)}% on "
+                    "the test speakers.")
+    goal_mean, goal_worst = (localise_number(f"{100 * g:g}", lang) for g in UNHEARD_GOAL)
+    met = together["mean"] >= UNHEARD_GOAL[0] and together["worst"] >= UNHEARD_GOAL[1]
+    if fa:
+        text.append(f"هدف {goal_mean}٪ میانگین و {goal_worst}٪ روی بدترین گوینده در این اجرا "
+                    + ("برآورده شد." if met else "برآورده نشد."))
+    else:
+        text.append(f"The goal of {goal_mean}% on average and {goal_worst}% on the worst speaker is "
+                    + ("met in this run." if met else "not met in this run."))
+    if synthetic:
+        text.append("گوینده‌های این اجرا خودشان ساختگی‌اند (کادر بالای صفحه می‌گوید چرا)، پس اهرم جمعیت اینجا صداهای "
+                    "ماشینی بیشتری از همان خانواده می‌افزاید (هر گویندهٔ هم‌نام با گویندهٔ آزمون کنار می‌رود) و این جدول "
+                    "اهرم‌ها را روی صدای ماشین می‌سنجد، نه روی صدای آدم‌ها." if fa else
+                    "This run's speakers are synthetic themselves (the box at the top of the page says why), so the "
+                    "crowd lever adds more machine voices of the same family here (any that shares a test speaker's "
+                    "name is left out), and this table measures the levers on machine voices, not on people.")
+    return " ".join(text)
+
+
+def lever_size_words(rows: Sequence[dict], P, lang: str) -> str:
+    """How large this run's lever study is: folds, epochs, the crowd, and what the full profile runs."""
+    fa = check_language(lang) == "fa"
+    size = LEVER_SIZES[P.profile]
+    together = _row(rows, tuple(LEVERS))
+    recipe = together["recipe"]
+    numbers = [localise_number(str(n), lang) for n in (len(together["per_speaker"]), recipe.training.epochs,
+                                                         *recipe.crowd)]
+    if fa:
+        text = (f"این اجرا {numbers[0]} گوینده را یکی‌یکی کنار می‌گذارد، هر سطر {numbers[1]} دوره آموزش می‌بیند و "
+                f"جمعیت ساختگی {numbers[2]} گوینده × {numbers[3]} تکرار از هر رقم است.")
+        if size != LEVER_SIZES["full"]:
+            text += (" نمایهٔ `full` همهٔ گوینده‌ها، دوره‌ها و جمعیتِ خود دستور، سطرهای «همه جز یکی» و اعتبارسنجی "
+                     "تودرتو را اجرا می‌کند؛ سنجش‌های دستور گوینده‌های نشنیده و گام‌هایش در اندازهٔ کامل روی FSDD، با "
+                     "فرمان‌هایشان، در bench/unheard.md است.")
+        return text
+    text = (f"This run holds out {numbers[0]} speakers one at a time, trains every row for {numbers[1]} epochs, and "
+            f"its synthetic crowd is {numbers[2]} speakers x {numbers[3]} takes of each digit.")
+    if size != LEVER_SIZES["full"]:
+        text += (" The `full` profile runs every speaker, the recipe's own epochs and crowd, the rows with every lever "
+                 "but one, and the nested validation; full-size measurements of the unheard recipe and its steps on "
+                 "FSDD, with their commands, are in bench/unheard.md.")
+    return text
+
+
+def add_lever_metrics(results, rows: Sequence[dict]) -> None:
+    """The chapter's recipe and the unheard recipe on held-out speakers: mean and worst (%)."""
+    named = (("chapter", (), {"fa": "دستور این فصل", "en": "the chapter's recipe"}),
+             ("unheard", tuple(LEVERS), {"fa": "دستور گوینده‌های نشنیده", "en": "the unheard recipe"}))
+    for key, levers, words in named:
+        row = _row(rows, levers)
+        results.add(f"loso_{key}_mean", percent(row["mean"]), fmt="{:.1f}%",
+                    fa=f"{words['fa']}، میانگین روی گویندهٔ کنار گذاشته (٪)",
+                    en=f"{words['en']}, mean on a held-out speaker (%)")
+        results.add(f"loso_{key}_worst", percent(row["worst"]), fmt="{:.1f}%",
+                    fa=f"{words['fa']}، بدترین گویندهٔ کنار گذاشته (٪)",
+                    en=f"{words['en']}, worst held-out speaker (%)")
 
 
 # --- what the numbers say ------------------------------------------------------------------------

@@ -19,6 +19,8 @@ named recipes (it did not pay on held-out training speakers).
 :func:`train_and_test_speakers` trains on some speakers and tests on others; :func:`loso` runs the
 whole leave-one-speaker-out study, optionally with a nested validation run per fold (train on
 three of the four training speakers, test on the fourth) whose score is what choices are made on.
+:data:`LEVERS` names what separates ``unheard`` from ``ours``; :func:`with_levers` switches any of
+them on, and :func:`lever_study` measures each alone and all together (the Q4 chapter's table).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ RECIPES["unheard-lstm"] = replace(RECIPES["unheard"], model="lstm_2x64", trim_db
                                   description="the report's LSTM 2x64 on MFCCs with the unheard recipe (no trim/floor)")
 RECIPES["unheard-duo"] = replace(RECIPES["unheard"], partner="unheard-lstm",
                                  description="the unheard CNN and the unheard LSTM, their probabilities averaged "
-                                             "(measured on the test folds only: not yet validated nested)")
+                                             "(chosen on nested validation, see bench/unheard.md)")
 
 
 def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
@@ -194,6 +196,8 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
         extra = crowd_clips(*chosen.crowd, progress=progress)
     if extra is not None:
         extra_features = extra_features if extra_features is not None else _features(extra, spec.feature, progress)
+        extra, extra_features = _without_speakers(extra, extra_features, tested)
+    if extra is not None:
         added = np.arange(len(features), len(features) + len(extra_features))
         features = SequenceSet(features.sequences + extra_features.sequences,
                                np.concatenate([features.labels, extra_features.labels]))
@@ -254,6 +258,20 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             "parameters": count_parameters(networks[0]), "seconds": time.perf_counter() - began, "device": device,
             "adaptation": adaptation, "member_accuracy": members, "n_extra": 0 if extra is None else len(extra),
             **({"probabilities": probabilities, "labels": test.labels} if keep_probabilities else {})}
+
+
+def _without_speakers(extra, extra_features: SequenceSet, names: Sequence[str]):
+    """``extra`` (a DigitSet) and its features less every clip of a speaker named in ``names``, or
+    (None, None) when nothing is left. Synthetic test speakers are the crowd's own first speakers:
+    a crowd added to their training would hold the test voice itself."""
+    keep = np.flatnonzero(~np.isin(np.asarray(extra.speakers), list(names)))
+    if len(keep) == len(extra):
+        return extra, extra_features
+    if len(keep) == 0:
+        return None, None
+    kept = replace(extra, audio=[extra.audio[i] for i in keep], digits=np.asarray(extra.digits)[keep],
+                   speakers=np.asarray(extra.speakers)[keep])
+    return kept, extra_features.subset(keep)
 
 
 def _ensemble(networks, data: SequenceSet, multiple: int, device: str) -> np.ndarray:
@@ -343,3 +361,78 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
             row.setdefault("accuracy", float("nan"))
         study.folds.append(row)
     return {**study.summary(), "folds": study.folds}
+
+
+# --- the levers of the unheard recipe, one at a time and together ----------------------------------
+
+LEVERS = {
+    "speaker": "per-speaker CMVN (the test speaker's statistics from its own unlabelled clips)",
+    "augment": "speed, vocal-tract-length and tempo perturbation, SpecAugment (and half the input noise)",
+    "silence": "leading and trailing silence trimmed, the rest floored under each clip's peak",
+    "crowd": "the synthetic crowd of hw5lib.data.crowd added to every training set",
+}
+"""What separates the ``unheard`` recipe from the chapter's (``ours``), lever by lever."""
+
+_AUGMENTATION = ("noise", "speed", "warp", "stretch", "freq_masks", "freq_width", "time_masks", "time_width",
+                 "mixup", "equalise", "label_smoothing")
+
+
+def with_levers(levers: Sequence[str], base: str | SpeakerRecipe = "ours", target: str | SpeakerRecipe = "unheard",
+                epochs: int | None = None, crowd: tuple[int, int] | None = None,
+                model: str | None = None) -> SpeakerRecipe:
+    """``base`` with the named :data:`LEVERS` of ``target`` switched on: each lever copies its fields
+    from ``target`` (``speaker``: the normalisation; ``augment``: the augmentation fields of the
+    training recipe and its input noise; ``silence``: trimming, floor and lifter; ``crowd``: the
+    crowd, or ``crowd`` = (speakers, takes) instead). ``epochs`` (default: ``target``'s) applies to
+    every combination, so that rows differ by their levers alone; with every lever,
+    ``with_levers(LEVERS)`` is ``target`` itself. ``model`` replaces the model; the silence lever
+    works on log-mel features and is left off for a model that reads MFCCs."""
+    start, goal = recipe_named(base), recipe_named(target)
+    unknown = [name for name in levers if name not in LEVERS]
+    if unknown:
+        raise DigitsError(f"Unknown lever {unknown[0]!r}; choose from {', '.join(LEVERS)}.")
+    outer: dict = {"description": "", "model": model or start.model}
+    training: dict = {"epochs": epochs or goal.training.epochs}
+    if "speaker" in levers:
+        outer["normalisation"] = goal.normalisation
+    if "augment" in levers:
+        training.update({name: getattr(goal.training, name) for name in _AUGMENTATION})
+    if "silence" in levers and model_spec(outer["model"]).feature == "log_mel":
+        outer.update(trim_db=goal.trim_db, floor_db=goal.floor_db, lifter=goal.lifter)
+    if "crowd" in levers:
+        outer["crowd"] = crowd or goal.crowd
+    return replace(start, **outer).with_training(**training)
+
+
+def lever_rows(levers: Sequence[str] = tuple(LEVERS), all_but: bool = False) -> list[tuple[str, ...]]:
+    """The rows of a lever study: none (the base recipe), each lever alone, all of them together,
+    and with ``all_but`` every lever but one (what each costs when it is the one missing)."""
+    levers = tuple(levers)
+    rows = [(), *((lever,) for lever in levers), levers]
+    if all_but and len(levers) > 2:
+        rows += [tuple(other for other in levers if other != lever) for lever in levers]
+    return list(dict.fromkeys(rows))
+
+
+def lever_study(data, rows: Sequence[Sequence[str]] | None = None, speakers: Sequence[str] | None = None,
+                epochs: int | None = None, crowd: tuple[int, int] | None = None, model: str | None = None,
+                nested: bool = False, device: str = "cpu", seed: int = 0, checkpoint_dir=None,
+                progress: bool = False) -> list[dict]:
+    """The leave-one-speaker-out study (:func:`loso`, folds ``speakers``: default all) of each row of
+    levers (default :func:`lever_rows`), every row built by :func:`with_levers` with the same
+    ``epochs``, ``crowd`` and ``model``. One dict per row: ``levers`` (the tuple), the recipe, and
+    :func:`loso`'s summary (mean, worst, worst_speaker, per_speaker, minutes, with ``nested`` the
+    validation scores inner_mean and inner_worst, which never see a fold's test speaker) with its folds.
+
+    The crowd is read once; in every fold its speakers who share a name with the fold's test
+    speaker are left out (synthetic data: the test voices are the crowd's own first speakers)."""
+    rows = lever_rows() if rows is None else [tuple(row) for row in rows]
+    recipes = [with_levers(row, epochs=epochs, crowd=crowd, model=model) for row in rows]
+    crowds = {recipe.crowd for recipe in recipes if recipe.crowd is not None}
+    extras = {size: crowd_clips(*size, seed=seed, progress=progress) for size in sorted(crowds)}
+    out = []
+    for row, recipe in zip(rows, recipes):
+        study = loso(data, recipe, speakers=speakers, device=device, seed=seed, progress=progress, nested=nested,
+                     checkpoint_dir=checkpoint_dir, extra=extras.get(recipe.crowd))
+        out.append({**study, "levers": row, "recipe": recipe})
+    return out

@@ -25,8 +25,8 @@ from hw5lib.data.normalise import Standardiser, cmvn
 from hw5lib.distances import alignment, divergences
 from hw5lib.progress import progress as progress_bar
 
-__all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS", "cross_speaker",
-           "within_speaker_accuracy", "CrossSpeaker"]
+__all__ = ["segment_means", "scaled_distances", "speaker_distance_matrix", "ADAPTATIONS", "GENERATIVE", "cross_speaker",
+           "speed_copies", "within_speaker_accuracy", "CrossSpeaker"]
 
 
 def segment_means(sequence, segments: int = 5) -> np.ndarray:
@@ -123,6 +123,24 @@ def _none(source, source_speakers, target, options):
     return list(source), list(target), None
 
 
+# Matching by generation: instead of moving the new speaker, make more training voices until they
+# cover it. ``options["copies"]`` holds, per perturbation, the training clips' perturbed sequences
+# (:func:`speed_copies`); the method returns the originals followed by every copy, in that order.
+
+def _augmentation(source, source_speakers, target, options):
+    return list(source) + [s for copy in options["copies"] for s in copy], list(target), None
+
+
+def _speaker_cmvn_augmentation(source, source_speakers, target, options):
+    """Per-speaker CMVN where each perturbed copy of a speaker counts as a speaker of its own (a
+    faster voice is another voice), then the copies join the training clips."""
+    copies = options["copies"]
+    names = np.asarray(source_speakers, dtype=str)
+    voices = np.concatenate([names] + [np.char.add(f"{k}:", names) for k in range(len(copies))])
+    every = list(source) + [s for copy in copies for s in copy]
+    return _speaker_cmvn(every, voices, target, options)
+
+
 ADAPTATIONS: dict[str, Callable] = {
     "none": _none,
     "utterance CMVN": _utterance_cmvn,
@@ -133,8 +151,28 @@ ADAPTATIONS: dict[str, Callable] = {
     "CORAL": _map_target(lambda options: alignment.Coral()),
     "MMD affine map": _map_target(lambda options: alignment.MMDAffine(steps=options["mmd_steps"],
                                                                       seed=options["seed"])),
+    "augmentation": _augmentation,
+    "speaker CMVN + augmentation": _speaker_cmvn_augmentation,
 }
 """Every method, by its key (``none`` is the baseline)."""
+
+GENERATIVE = ("augmentation", "speaker CMVN + augmentation")
+"""The methods that need perturbed copies of the training clips (``copies`` of :func:`cross_speaker`)."""
+
+SPEED_FACTORS = (0.9, 1.1)
+"""Kaldi's speed perturbation: every clip also played 0.9 and 1.1 times as fast."""
+
+
+def speed_copies(audio_clips, sample_rate: int, factors: Sequence[float] = SPEED_FACTORS,
+                 progress: bool = False) -> list[list[np.ndarray]]:
+    """Per factor, every clip's MFCC sequence after playing it ``factor`` times as fast
+    (:func:`hw5lib.data.crowd.warp`: pitch and formants times the factor, duration over it, as from
+    a vocal tract 1/factor as long). The features are cached on disk like any others."""
+    from hw5lib.data.audio import extract
+    from hw5lib.data.crowd import warp
+
+    return [extract([warp(clip, sample_rate, factor) for clip in audio_clips], sample_rate, "mfcc", progress=progress)
+            for factor in factors]
 
 
 def _classifier():
@@ -160,14 +198,24 @@ class CrossSpeaker:
 
 def cross_speaker(sequences, digits, speakers, methods: Sequence[str] | None = None, segments: int = 5,
                   max_frames: int = 400, seed: int = 0, targets: Sequence[str] | None = None,
-                  mmd_steps: int = 300, progress: bool = True) -> CrossSpeaker:
+                  mmd_steps: int = 300, progress: bool = True, copies=None) -> CrossSpeaker:
     """Leave one speaker out: train on the others, test on that speaker, for every method.
 
-    ``targets`` limits which speakers are held out (all by default)."""
-    methods = list(ADAPTATIONS) if methods is None else list(methods)
+    ``targets`` limits which speakers are held out (all by default). ``copies`` (one list per
+    perturbation, aligned with ``sequences``, e.g. :func:`speed_copies`) are what the
+    :data:`GENERATIVE` methods add to training, only ever of the training speakers' clips; without
+    them, the default methods are the others."""
+    if methods is None:
+        methods = [m for m in ADAPTATIONS if copies is not None or m not in GENERATIVE]
+    methods = list(methods)
     unknown = [m for m in methods if m not in ADAPTATIONS]
     if unknown:
         raise divergences.DistributionError(f"Unknown method {unknown[0]!r}; choose from {', '.join(ADAPTATIONS)}.")
+    needy = [m for m in methods if m in GENERATIVE]
+    if needy and not copies:
+        raise divergences.DistributionError(f"Method {needy[0]!r} needs copies of the clips (speed_copies).")
+    if copies and any(len(copy) != len(sequences) for copy in copies):
+        raise divergences.DistributionError("Every copy must hold one sequence per clip, in the clips' order.")
     digits, speakers = np.asarray(digits), np.asarray(speakers)
     names = sorted(set(speakers.tolist()))
     if len(names) < 2:
@@ -178,11 +226,13 @@ def cross_speaker(sequences, digits, speakers, methods: Sequence[str] | None = N
     for target_name, method in progress_bar(jobs, progress, "held-out speakers x methods"):
         test = np.flatnonzero(speakers == target_name)
         train = np.flatnonzero(speakers != target_name)
+        options = {"seed": seed, "mmd_steps": mmd_steps,
+                   "copies": [[copy[i] for i in train] for copy in copies] if copies else []}
         source, target, fitted = ADAPTATIONS[method]([sequences[i] for i in train], speakers[train],
-                                             [sequences[i] for i in test],
-                                             {"seed": seed, "mmd_steps": mmd_steps})
+                                                     [sequences[i] for i in test], options)
         distance = scaled_distances(_frames_of(source), _frames_of(target), max_frames, seed)
-        model = _classifier().fit(np.stack([segment_means(s, segments) for s in source]), digits[train])
+        labels = np.tile(digits[train], len(source) // len(train))  # a generative method's copies, in order
+        model = _classifier().fit(np.stack([segment_means(s, segments) for s in source]), labels)
         accuracy = model.score(np.stack([segment_means(t, segments) for t in target]), digits[test])
         rows.append({"target": target_name, "method": method, **distance, "accuracy": float(accuracy)})
         if hasattr(fitted, "loss_curve_"):
