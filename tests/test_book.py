@@ -169,7 +169,7 @@ def test_page_reads_right(visit, artifacts, lang, page):
         assert "你好" in text and "سلام، من دیروز در کلاس پردازش گفتار دیجیتال شرکت کردم" in text
     if page == "q4_digits":
         assert len(images) == 5  # class distribution, curves and confusions for both recipes
-        assert tab.locator("article table").count() == 7  # speakers, splits, ablation, models, unheard, levers, machines
+        assert tab.locator("article table").count() == 7  # speakers, splits, ablation, models, unheard, levers, crowd
         heading = tab.locator("article h1").first.inner_text()
         assert ("ارقام گفته‌شده" in heading) if lang == "fa" else ("Spoken-digit recognition" in heading)
         assert ("40" in text and "LSTM 2x64" in text) if lang == "en" else ("۴۰" in text)
