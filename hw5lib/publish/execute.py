@@ -175,9 +175,9 @@ def ipc_kernel_manager_class():
 
         def cleanup_resources(self, restart: bool = False) -> None:
             super().cleanup_resources(restart=restart)
-            if not restart and self.transport == "ipc":
-                Path(self.ip).parent.rmdir() if Path(self.ip).parent.is_dir() and not any(
-                    Path(self.ip).parent.iterdir()) else None
+            folder = Path(self.ip).parent
+            if not restart and self.transport == "ipc" and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
     return IpcKernelManager
 
@@ -340,10 +340,11 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
     if cached_names:
         log(f"hw5lib: from the execution cache ({profile}): {', '.join(cached_names)}")
     failures = []
+    shares = share_cores(len(pending), jobs) if pending else None
     if pending:
         pending.sort(key=lambda job: (-job.estimate if job.estimate is not None else 0,
                                       FIRST_BUILD_ORDER.index(job.name)))
-        processes, threads = share_cores(len(pending), jobs)
+        processes, threads = shares
         expected = sum(job.estimate for job in pending) / processes if all(
             job.estimate is not None for job in pending) else None
         log(f"hw5lib: executing {len(pending)} chapter{'s' if len(pending) != 1 else ''} ({profile} profile) "
@@ -375,8 +376,7 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
         finally:
             progress.close()
     ordered = [outcomes[name] for name in chapters.NAMES if name in outcomes]
-    _save_record(build_dir, record, profile, ordered, time.perf_counter() - began,
-                 share_cores(len(pending), jobs) if pending else None)
+    _save_record(build_dir, record, profile, ordered, time.perf_counter() - began, shares)
     if failures:
         first = failures[0]
         raise ChapterExecutionError(
