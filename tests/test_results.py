@@ -52,6 +52,8 @@ def test_the_summary_says_which_recordings_each_chapter_used():
     assert results.data_words(real, "fa") == "FSDD، واقعی: ۵ گوینده، ۱٬۲۵۰ گفته"
     assert results.data_words({"name": "toy functions", "digits": synthetic}, "en") == "synthetic: 8 voices, 800 clips"
     assert results.data_words({"name": "random networks", "synthetic": True}, "en") == "no recordings"
+    one = {**synthetic, "speakers": 1, "clips": 1}
+    assert results.data_words(one, "en") == "synthetic: 1 voice, 1 clip"  # never "1 voices"
     record = make_record()
     record.data = synthetic
     assert results.summary_table([("q4_digits", record)], "en")["rows"][0][2] == "synthetic: 8 voices, 800 clips"

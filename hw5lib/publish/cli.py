@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from hw5lib.publish import registry as chapters
-from hw5lib.publish import profiles
+from hw5lib.publish import i18n, profiles
 
 
 def _parse_value(text: str):
@@ -84,7 +84,7 @@ def _data(args) -> int:
             fetch.fetch(dataset, progress=not args.quiet)
         record = dataset.record()
         if record:
-            speakers = f"{record['speakers']} speaker{'s' if record['speakers'] != 1 else ''}"
+            speakers = i18n.counted(record["speakers"], "speaker")
             print(f"{dataset.title}: {record['clips']:,} clips of {speakers} at {dataset.home()}, "
                   f"checked ({record['checked']}) from {record.get('url', '?')}; digest {record['digest'][:12]}")
         else:

@@ -4,7 +4,7 @@ as ``data_notice`` / ``data_notice_fa`` and pasted with ``{glue:md}`` and ``:for
 
 from __future__ import annotations
 
-from hw5lib.publish.i18n import localise_number
+from hw5lib.publish.i18n import counted, localise_number
 
 _HOW = {
     "given": {"en": "read from the folder given as `data`", "fa": "از پوشه‌ای که با `data` داده شد"},
@@ -42,7 +42,7 @@ def data_notice(described: dict, part: bool = False) -> dict[str, str]:
         reason = described.get("reason") or ("no folder of transcribed recordings was given" if kind == "speech"
                                              else "synthetic speakers were asked for")
         stop = "" if reason.rstrip()[-1:] in ".?!" else "."
-        voices = f"{speakers} machine voice{'s' if speakers != 1 else ''}"
+        voices = counted(speakers, "machine voice")
         subject = {"en": "This page's numbers on spoken digits" if part else "These numbers",
                    "fa": "عددهای این صفحه دربارهٔ ارقام گفته‌شده" if part else "عددهای این صفحه"}
         en = (f"{subject['en']} come from {clips} clips of {voices}, {described['source']}, not from "

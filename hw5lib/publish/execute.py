@@ -347,8 +347,8 @@ def execute_book(source: Path, cache_path: Path, *, jobs: int | None = None, tim
         processes, threads = shares
         expected = sum(job.estimate for job in pending) / processes if all(
             job.estimate is not None for job in pending) else None
-        log(f"hw5lib: executing {len(pending)} chapter{'s' if len(pending) != 1 else ''} ({profile} profile) "
-            f"{processes} at a time, {threads} thread{'s' if threads != 1 else ''} each"
+        log(f"hw5lib: executing {i18n.counted(len(pending), 'chapter')} ({profile} profile) "
+            f"{processes} at a time, {i18n.counted(threads, 'thread')} each"
             + (f"; about {_minutes(expected)} by the last build's timings" if expected is not None else ""))
         progress = _Progress(pending, processes, log)
         context = multiprocessing.get_context("spawn")  # a clean worker: no state forked from the build

@@ -193,6 +193,12 @@ def range_words(low, high, lang: str, fmt: str = "{}") -> str:
     return f"بین {low_text} و {high_text}" if lang == "fa" else f"between {low_text} and {high_text}"
 
 
+def counted(count, noun: str, plural: str | None = None, fmt: str = "{}") -> str:
+    """An English count and its noun in the right number: «1 voice», «3 voices», «1,200 clips»
+    (Persian nouns after a number stay singular, so this is for English text only)."""
+    return f"{format_number(count, fmt)} {noun if count == 1 else plural or noun + 's'}"
+
+
 LANGUAGE_NAMES = {"fa": "فارسی", "en": "English"}
 
 

@@ -149,7 +149,8 @@ def data_words(data: dict, lang: str) -> str:
                          f"{i18n.format_number(record['clips'], '{:,}', lang)} گفته")
         else:
             kind = f"{record['source']}, real" if real else "synthetic"
-            words.append(f"{kind}: {record['speakers']} {'speakers' if real else 'voices'}, {record['clips']:,} clips")
+            words.append(f"{kind}: {i18n.counted(record['speakers'], 'speaker' if real else 'voice')}, "
+                         f"{i18n.counted(record['clips'], 'clip', fmt='{:,}')}")
     return "; ".join(words) or _NO_RECORDINGS[lang]
 _EMPTY = {
     "fa": "هنوز هیچ فصلی اجرا نشده است.",
