@@ -216,3 +216,15 @@ def test_dropout_reaches_every_built_layer_but_attention():
     assert model(input_features=x, labels=labels).loss != model(input_features=x, labels=labels).loss
     with pytest.raises(W.WhisperError, match="Dropout must be in"):
         W.set_dropout(model, 1.0)
+
+
+def test_a_model_that_never_stops_is_cut_at_twice_the_longest_answer():
+    from hw5lib.whisper import model as W
+
+    class Tokens:  # one token per character
+        def encode(self, text, add_special_tokens=False):
+            return list(text)
+
+    assert W.writing_limit(Tokens(), ["abc", "abcdefgh"], 448) == 2 * 8 + 16
+    assert W.writing_limit(Tokens(), ["x" * 400], 448) == 448  # never past the model's own limit
+    assert W.writing_limit(Tokens(), [], 448) == 16

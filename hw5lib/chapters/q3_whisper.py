@@ -63,7 +63,7 @@ CHAPTER = Chapter(
         Parameter("voices", "int", {"smoke": 1, "quick": 2, "full": 4},
                   "Persian voices of the synthetic target set (two more voices are the source)",
                   minimum=1, maximum=4),
-        Parameter("pretrain_epochs", "int", {"smoke": 1, "quick": 22, "full": 40},
+        Parameter("pretrain_epochs", "int", {"smoke": 1, "quick": 16, "full": 40},
                   "epochs of the tiny model's pre-training on the source voices (tiny only)",
                   minimum=1, maximum=10_000),
         Parameter("epochs", "float", {"smoke": 1, "quick": 5, "full": 5},

@@ -433,7 +433,7 @@ class LeverSize:
 
 
 LEVER_SIZES = {"smoke": LeverSize(1, (2, 1), False, False),
-               "quick": LeverSize(12, (10, 2), False, False),
+               "quick": LeverSize(8, (10, 2), False, False),
                "full": LeverSize(None, None, True, True)}
 UNHEARD_GOAL = (0.95, 0.90)  # issue 17: mean leave-one-speaker-out accuracy, and on the worst speaker
 

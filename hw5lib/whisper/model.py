@@ -367,11 +367,23 @@ class Collator:
 
 # --- inference and scoring ---------------------------------------------------------------------
 
+def writing_limit(tokenizer, references: Sequence[str], ceiling: int) -> int:
+    """The most tokens worth generating when the answers are ``references``: twice the longest
+    one's tokens plus 16, and never more than ``ceiling`` (the model's ``max_length``). A model that
+    has not learned to stop (one trained from scratch, early on) would otherwise write ``ceiling``
+    tokens for every clip; cut at this limit its output still scores a WER of at least 100%, and an
+    evaluation of whisper-base trained from scratch is many times faster."""
+    longest = max((len(tokenizer.encode(text, add_special_tokens=False)) for text in references), default=0)
+    return min(ceiling, 2 * longest + 16)
+
+
 @torch.no_grad()
 def transcribe(model, processor, mel: np.ndarray, language: str | None = None, task: str = "transcribe",
-               batch_size: int = 32, progress: bool = False) -> tuple[list[str], list[str]]:
+               batch_size: int = 32, progress: bool = False,
+               max_new_tokens: int | None = None) -> tuple[list[str], list[str]]:
     """Greedy outputs for ``mel`` and the language each output was written in (detected by the
-    model when ``language`` is None, else the one forced)."""
+    model when ``language`` is None, else the one forced); at most ``max_new_tokens`` tokens each
+    (None: the model's ``max_length``)."""
     if task not in TASKS:
         raise WhisperError(f"task must be transcribe or translate, got {task!r}.")
     codes = {processor.tokenizer.convert_tokens_to_ids(f"<|{c}|>"): c for c in _languages()}
@@ -385,7 +397,8 @@ def transcribe(model, processor, mel: np.ndarray, language: str | None = None, t
                 found = [codes[i] for i in model.detect_language(batch).view(-1).tolist()]
             else:
                 found = [language] * len(batch)
-            sequences = model.generate(batch, language=found, task=task)
+            limit = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
+            sequences = model.generate(batch, language=found, task=task, **limit)
             texts += [text.strip() for text in processor.tokenizer.batch_decode(sequences, skip_special_tokens=True)]
             languages += found
     return texts, languages
@@ -396,8 +409,11 @@ def evaluate(model, processor, mel: np.ndarray, utterances: Sequence[Utterance],
     """WER and CER (normalised and raw) of the model's outputs against the utterances' targets,
     with the outputs and the languages they were written in."""
     task = utterances[0].task if utterances else "transcribe"
-    outputs, languages = transcribe(model, processor, mel, language=language, task=task, batch_size=batch_size)
     references = [u.target for u in utterances]
+    # the decoder's prompt (start, language, task, no timestamps) counts towards max_length
+    limit = writing_limit(processor.tokenizer, references, model.generation_config.max_length - 4)
+    outputs, languages = transcribe(model, processor, mel, language=language, task=task, batch_size=batch_size,
+                                    max_new_tokens=limit)
     lang = "en" if task == "translate" else (utterances[0].language if utterances else "fa")
     normalised, raw = error_rates(references, outputs, lang), error_rates(references, outputs, lang, normalised=False)
     return {"wer": normalised["wer"], "cer": normalised["cer"], "wer_raw": raw["wer"], "cer_raw": raw["cer"],
@@ -484,6 +500,13 @@ def _metrics(processor, language: str):
     return compute
 
 
+def _validation_limit(validation: SpeechDataset | None, ceiling: int) -> int:
+    """:func:`writing_limit` for the trainer's validation, from its labels' lengths (in tokens,
+    the prompt's included, as the trainer's ``generation_max_length`` counts them)."""
+    labels = getattr(validation, "labels", None) or []
+    return min(ceiling, 2 * max((len(label) for label in labels), default=0) + 16) if labels else ceiling
+
+
 def fine_tune(model, processor, train: SpeechDataset, validation: SpeechDataset, output_dir, plan: TrainingPlan,
               language: str = "fa", resume: bool = True, progress: bool = True, callbacks: Sequence = (),
               evaluate: bool = True, device: str | None = None):
@@ -509,7 +532,8 @@ def fine_tune(model, processor, train: SpeechDataset, validation: SpeechDataset,
         max_grad_norm=1.0, eval_strategy="steps" if evaluate else "no", eval_steps=plan.eval_every,
         save_strategy="steps", save_steps=plan.eval_every, save_total_limit=2,
         logging_steps=max(1, min(plan.eval_every, 10)),
-        predict_with_generate=True, generation_max_length=generation.max_length, seed=plan.seed,
+        predict_with_generate=True, generation_max_length=_validation_limit(validation, generation.max_length),
+        seed=plan.seed,
         data_seed=plan.seed, report_to=[], disable_tqdm=not progress, fp16=cuda and not torch.cuda.is_bf16_supported(),
         bf16=cuda and torch.cuda.is_bf16_supported(), dataloader_num_workers=0, remove_unused_columns=False,
         use_cpu=not cuda, save_only_model=False, log_level="error")
