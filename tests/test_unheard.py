@@ -233,6 +233,10 @@ def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
     assert np.array_equal(three["labels"], np.arange(20) // 2)
     duo = train_and_test_speakers(data, ["cy"], replace(TINY, partner=replace(TINY, model="mean_mlp")))
     assert len(duo["member_accuracy"]) == 2 and 0 <= duo["accuracy"] <= 1
+    trio = train_and_test_speakers(data, ["cy"], replace(TINY, partner=(replace(TINY, model="mean_mlp"),
+                                                                        replace(TINY, model="mean_mlp", seeds=2))),
+                                   keep_probabilities=True)
+    assert len(trio["member_accuracy"]) == 3 and np.allclose(trio["probabilities"].sum(1), 1)  # an average
     assert three["n_train"] == 30 and three["n_test"] == 20 and three["seeds"] == 2
     assert three["adaptation"][0]["pseudo_labelled"] > 0
 

@@ -57,7 +57,8 @@ class SpeakerRecipe:
     trim_db: float | None = None  # log-mel only: leading/trailing frames this far under the peak cut (sets.trim_quiet)
     lifter: int | None = None  # log-mel only: each frame smoothed to its first this many cepstra (sets.lifter)
     crowd: tuple[int, int] | None = None  # (speakers, takes) of the synthetic crowd added to every training set
-    partner: "str | SpeakerRecipe | None" = None  # a recipe trained on the same clips; probabilities averaged
+    # recipes trained on the same clips (one, or a tuple of several); every member's probabilities weigh the same
+    partner: "str | SpeakerRecipe | tuple[str | SpeakerRecipe, ...] | None" = None
     # Self-training on the test speakers' unlabelled clips (transductive adaptation, off by default): after
     # training, ``adapt_rounds`` times, the test clips the ensemble gives at least ``adapt_threshold`` probability
     # join the training set with the predicted digit as their label, and every model trains ``adapt_epochs`` more.
@@ -106,6 +107,12 @@ RECIPES["unheard-lstm"] = replace(RECIPES["unheard"], model="lstm_2x64", trim_db
 RECIPES["unheard-duo"] = replace(RECIPES["unheard"], partner="unheard-lstm",
                                  description="the unheard CNN and the unheard LSTM, their probabilities averaged "
                                              "(chosen on nested validation, see bench/unheard.md)")
+RECIPES["unheard-resnet"] = replace(RECIPES["unheard"], model="resnet",
+                                    description="the ResNet with statistics pooling with the unheard recipe")
+RECIPES["unheard-trio"] = replace(RECIPES["unheard"], partner=("unheard-lstm", "unheard-resnet"),
+                                  description="the unheard CNN, LSTM and ResNet, their probabilities averaged "
+                                              "(measured in bench/unheard.md; not adopted unless it validates "
+                                              "better than the duo)")
 
 
 def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
@@ -222,15 +229,16 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     members = [float((_ensemble([n], test, spec.pad_multiple, device).argmax(1) == test.labels).mean())
                for n in networks] if len(networks) > 1 or chosen.partner is not None else []
     probabilities = _ensemble(networks, test, spec.pad_multiple, device)
-    if chosen.partner is not None:
-        partner = recipe_named(chosen.partner)
+    partners = chosen.partner if isinstance(chosen.partner, tuple) else (chosen.partner,) * (chosen.partner is not None)
+    for partner in map(recipe_named, partners):
         if partner.partner is not None:
             raise DigitsError("A partner recipe cannot have a partner of its own.")
         other = train_and_test_speakers(data, tested, partner, device=device, seed=seed, progress=progress,
                                         train_speakers=training, checkpoint_dir=checkpoint_dir, extra=extra,
                                         keep_probabilities=True)
         members.append(other["accuracy"])
-        probabilities = (probabilities + other["probabilities"]) / 2
+        probabilities = probabilities + other["probabilities"]
+    probabilities = probabilities / (1 + len(partners))
     adaptation = []
     for round_ in range(chosen.adapt_rounds):
         confident = np.flatnonzero(probabilities.max(1) >= chosen.adapt_threshold)
