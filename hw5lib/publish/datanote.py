@@ -31,6 +31,24 @@ _GET_REAL = {
 }
 
 
+# the reasons a chapter falls back to synthetic speakers, told in Persian (by a phrase their English message
+# holds); any other reason is shown as the program's own English message, set as code
+_REASON_FA = (
+    ("were asked for", "گوینده‌های ساختگی خواسته شده بود"),
+    ("no folder of transcribed recordings", "پوشه‌ای از ضبط‌های رونویسی‌شده داده نشد"),
+    ("HW5LIB_OFFLINE is set", "داده در حافظهٔ نهان نبود و بارگیری با HW5LIB_OFFLINE خاموش است"),
+    ("no network?", "شبکه در دسترس نبود"),
+)
+
+
+def reason_fa(reason: str) -> str:
+    """Why synthetic speakers were used, for a Persian page: a Persian sentence where the reason is one of the
+    known ones, followed by the program's English message as code (it names hosts, URLs and variables)."""
+    said = next((fa for phrase, fa in _REASON_FA if phrase in reason), None)
+    detail = f"`{reason.strip()}`"
+    return f"{said} ({detail})." if said else detail + ("" if reason.rstrip()[-1:] in ".?!" else ".")
+
+
 def data_notice(described: dict, part: bool = False) -> dict[str, str]:
     """A MyST admonition in each language saying where a page's recordings came from (a
     ``DigitSet.describe()`` or a Whisper ``SpeechData.describe()``): real ones with their source,
@@ -50,7 +68,7 @@ def data_notice(described: dict, part: bool = False) -> dict[str, str]:
               f"recognise than people are, so read them as a check that the code works. "
               f"{_GET_REAL[kind]['en']}")
         fa = (f"{subject['fa']} از {localise_number(clips, 'fa')} گفتهٔ {localise_number(str(speakers), 'fa')} صدای "
-              f"ماشینی، {described['source']}، آمده‌اند، نه از صدای ضبط‌شدهٔ آدم‌ها؛ دلیلش: `{reason.strip()}` "
+              f"ماشینی، {described['source']}، آمده‌اند، نه از صدای ضبط‌شدهٔ آدم‌ها؛ دلیلش: {reason_fa(reason)} "
               "صداهای ماشینی را آسان‌تر از صدای آدم‌ها می‌شود از هم جدا کرد و بازشناخت، پس این عددها را نشانهٔ "
               f"درست کار کردن کد بخوانید، نه کیفیت مدل‌ها. {_GET_REAL[kind]['fa']}")
         return {"en": _admonition("warning", "Synthetic speakers", en),
