@@ -35,7 +35,7 @@ import torch
 
 from hw5lib.data import audio
 from hw5lib.device import pick_device
-from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, lever_rows, loso, recipe_named, with_levers
+from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, lever_rows, loso, with_levers
 
 SPEC_AUGMENT = {"freq_masks": 2, "freq_width": 6, "time_masks": 2, "time_width": 8}
 # the augmented recipe the study starts from: per-speaker CMVN, speed, VTLP, tempo, SpecAugment
@@ -106,11 +106,8 @@ def lever(name: str, epochs: int | None) -> tuple[str, SpeakerRecipe]:
     if isinstance(start, str):  # a named recipe, changed by recipe fields (model, seeds) or training fields
         recipe = RECIPES[start]
         outer = {k: v for k, v in changes.items() if k in OUTER_FIELDS}
-        training = {k: v for k, v in changes.items() if k not in outer}
-        recipe = replace(recipe, **outer).with_training(**training)
-        if training and recipe.partner is not None:  # a training lever changes every member of an ensemble
-            partners = recipe.partner if isinstance(recipe.partner, tuple) else (recipe.partner,)
-            recipe = replace(recipe, partner=tuple(recipe_named(p).with_training(**training) for p in partners))
+        # a training lever changes every member of an ensemble (SpeakerRecipe.with_training)
+        recipe = replace(recipe, **outer).with_training(**{k: v for k, v in changes.items() if k not in outer})
         if start == "report":
             return words, recipe  # untouched, whatever --epochs says
     else:

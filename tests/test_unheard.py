@@ -256,7 +256,13 @@ def test_loso_holds_out_every_speaker_and_validates_on_a_training_speaker(tmp_pa
 
 
 def test_named_recipes_are_valid():
-    assert {"report", "ours", "unheard", "unheard-lstm", "unheard-duo"} <= set(RECIPES)
+    assert {"report", "ours", "unheard", "unheard-lstm", "unheard-duo", "unheard-trio"} <= set(RECIPES)
+    # a training change reaches every member of an ensemble, named or given, and leaves the members' models
+    shorter = RECIPES["unheard-trio"].with_training(epochs=3, equalise=0.5)
+    assert [m.training.epochs for m in (shorter, *shorter.partner)] == [3, 3, 3]
+    assert [m.model for m in shorter.partner] == ["lstm_2x64", "resnet"] and shorter.partner[1].training.equalise == 0.5
+    assert RECIPES["unheard-duo"].with_training(epochs=2).partner.training.epochs == 2
+    assert RECIPES["unheard-duo"].with_training().partner == "unheard-lstm"
     assert RECIPES["report"].model == "lstm_2x64" and RECIPES["ours"].model == "cnn"
     with pytest.raises(D.DigitsError) as error:
         SpeakerRecipe("cnn", "per-room", D.Recipe())

@@ -84,8 +84,13 @@ class SpeakerRecipe:
                               f"got {self.adapt_rounds}, {self.adapt_epochs} and {self.adapt_threshold}.")
 
     def with_training(self, **changes) -> "SpeakerRecipe":
-        """This recipe with some training settings changed (e.g. ``epochs=10``)."""
-        return replace(self, training=replace(self.training, **changes))
+        """This recipe with some training settings changed (e.g. ``epochs=10``), in every member of an ensemble."""
+        partner = self.partner
+        if changes and partner is not None:
+            members = tuple(recipe_named(p).with_training(**changes)
+                            for p in (partner if isinstance(partner, tuple) else (partner,)))
+            partner = members if isinstance(partner, tuple) else members[0]
+        return replace(self, training=replace(self.training, **changes), partner=partner)
 
 
 RECIPES: dict[str, SpeakerRecipe] = {
