@@ -129,7 +129,7 @@ def percent(x: float | None) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    speakers = sorted(rows[0]["per_speaker"]) if rows else []
+    speakers = sorted({s for row in rows for s in row["per_speaker"]})  # a validation-only row tests none
     lines = ["| lever | what changes | epochs | validation mean / worst (nested) | LOSO mean | worst speaker | "
              + " | ".join(speakers) + " | minutes |",
              "|---" * (7 + len(speakers)) + "|"]
@@ -137,7 +137,7 @@ def table(rows: list[dict]) -> str:
         inner = (f"{percent(row['inner_mean'])} / {percent(row['inner_worst'])}" if "inner_mean" in row else "")
         lines.append(f"| {row['lever']} | {row['words']} | {row['epochs']} | {inner} | {percent(row['mean'])} | "
                      f"{percent(row['worst'])} ({row['worst_speaker']}) | "
-                     + " | ".join(percent(row["per_speaker"][s]) for s in speakers) + f" | {row['minutes']:.1f} |")
+                     + " | ".join(percent(row["per_speaker"].get(s)) for s in speakers) + f" | {row['minutes']:.1f} |")
     return "\n".join(lines)
 
 

@@ -393,6 +393,11 @@ def test_the_command_tests_named_speakers_and_writes_what_it_promises(tmp_path, 
     assert saved["recipe"] == "unheard" and saved["n_test"] == 40 and 0 <= saved["accuracy"] <= 1
     assert sorted(saved["per_speaker"]) == ["bob", "cy"] and saved["train_speakers"] == ["ann"]
     assert saved["model"] == tiny_recipes["unheard"].model
+    # without --recipe: the recipe chosen on nested validation
+    main(["--data", str(folder), "--test-speakers", "cy", "--out", str(out)])
+    from hw5lib.digits.unheard import BEST
+
+    assert json.loads(out.read_text())["recipe"] == BEST == "unheard-trio"
     # trained on one data set alone (the synthetic speakers' place), tested on all of another
     other = tone_folder(tmp_path / "others", speakers=("dan", "eve"), takes=1)
     main(["--data", str(other), "--test-data", str(folder), "--recipe", "ours", "--out", str(out)])

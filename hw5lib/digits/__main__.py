@@ -23,7 +23,7 @@ from hw5lib.digits.models import MODELS, model_spec
 from hw5lib.digits.sets import DigitsError, SequenceSet, random_split
 from hw5lib.digits.training import Recipe, _distributed, train_and_test
 from hw5lib.digits.transfer import cross_domain
-from hw5lib.digits.unheard import RECIPES, train_and_test_speakers
+from hw5lib.digits.unheard import BEST, RECIPES, train_and_test_speakers
 from hw5lib.io import atomic_write_text
 
 CROWD_SPEAKERS, CROWD_TAKES = 20, 10  # --data synthetic without --speakers / --clips-per-digit
@@ -55,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--test-speakers", default=None, metavar="NAME[,NAME...]",
                         help="train on every other speaker of --data (plus what the recipe adds) and test on these")
     parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
-                        help="a named recipe of hw5lib.digits.unheard (with --test-speakers: default unheard); "
+                        help=f"a named recipe of hw5lib.digits.unheard (with --test-speakers: default {BEST}, "
+                             "chosen on held-out training speakers); "
                              "with --test-data it trains on --data alone (e.g. synthetic speakers) and tests on all "
                              "of --test-data")
     parser.add_argument("--model", default=None, choices=sorted(MODELS),
@@ -105,7 +106,7 @@ def _outcome(args, recipe: Recipe, device: str, talk: bool) -> dict:
     digits = load(args.data, args.speakers, args.clips_per_digit, args.seed, talk)
     if args.test_speakers is not None:  # unheard speakers of the same data
         names = [name.strip() for name in args.test_speakers.split(",") if name.strip()]
-        return train_and_test_speakers(digits, names, args.recipe or "unheard", model=args.model, device=device,
+        return train_and_test_speakers(digits, names, args.recipe or BEST, model=args.model, device=device,
                                        seed=args.seed, progress=talk, checkpoint_dir=args.checkpoint_dir)
     if args.test_data is not None:
         test = load(args.test_data, None, None, args.seed, talk)
