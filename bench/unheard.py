@@ -77,6 +77,8 @@ LEVERS = {
     "unheard-trio": ("the unheard CNN, LSTM 2x64 and ResNet, probabilities averaged", "unheard-trio", {}),
     "unheard-trio+equalise": ("the trio, every member trained with microphone colour (EQ 1.0)", "unheard-trio",
                               {"equalise": 1.0}),
+    "unheard-trio+equalise0.2": ("the trio, every member trained with a faint microphone colour (EQ 0.2)",
+                                 "unheard-trio", {"equalise": 0.2}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
     "lstm+unheard": ("the report's LSTM 2x64 (MFCCs: no trimming/floor) with the unheard recipe, one seed", "unheard",
                      {"model": "lstm_2x64", "trim_db": None, "floor_db": None, "lifter": None, "seeds": 1}),

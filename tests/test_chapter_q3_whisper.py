@@ -70,6 +70,17 @@ def test_the_persian_sentence_table_scores_the_reports_output_and_ours_alike():
     assert results["fa_sentence_wer"].value == 0.0
     assert results["fa_sentence_wer"].reported == table.loc[0, "normalised"]
     assert results["fa_detected_language"].reported == "fa"
+    assert chapter.fa_sentence_finding(table, "en").endswith("with a normalised WER of 0.00.")
+    assert "۰٫۰۰" in chapter.fa_sentence_finding(table, "fa")
+
+
+def test_a_wrong_language_is_said_in_words_with_the_wer():
+    mistaken = chapter.fa_sentence_table("tiny", "Hello teacher, how is the weather today?", "zh")
+    en, fa = (chapter.fa_sentence_finding(mistaken, lang) for lang in ("en", "fa"))
+    assert en.startswith("The model took this clip for Mandarin, not Persian") and "WER is 1.00" in en
+    assert "چینی پنداشت" in fa and "۱٫۰۰" in fa
+    odd = chapter.fa_sentence_finding(chapter.fa_sentence_table("tiny", "x", "sw"), "en")
+    assert "took this clip for `sw`, not Persian" in odd
 
 
 def test_the_translation_is_scored_against_the_reports_sentence():

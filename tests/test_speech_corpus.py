@@ -8,6 +8,7 @@ import pytest
 import soundfile
 
 from hw5lib.data import speech as corpus
+from hw5lib.data.crowd import Voice, render, trim
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
@@ -121,3 +122,28 @@ def test_the_synthetic_corpus_keeps_test_sentences_unheard(tmp_path):
     assert (folder / "COMPLETE").stat().st_mtime_ns == stamp  # made once
     with pytest.raises(corpus.CorpusError, match="'voices' must be between 1 and"):
         corpus.synthesize_corpus(voices=0)
+
+
+def test_each_synthetic_voice_is_a_speaker_with_its_own_vocal_tract_and_channel():
+    """The Whisper chapter's voices are people of the crowd's kind: a warp and a wideband channel
+    each, fixed per voice and seed, different between voices."""
+    voices = corpus.PERSIAN_VOICES + corpus.CHINESE_VOICES
+    people = [corpus.speaker_of(voice, seed=0) for voice in voices]
+    assert people == [corpus.speaker_of(voice, seed=0) for voice in voices]  # deterministic
+    assert corpus.speaker_of(voices[0], seed=1) != people[0]
+    assert all(0.9 <= p.warp <= 1.1 for p in people) and len({p.warp for p in people}) == len(people)
+    tops = [p.channel.high_hz for p in people if p.channel.high_hz is not None]
+    assert tops and all(3400 <= top <= 7600 for top in tops)  # wideband: speech heard at 16 kHz
+    assert all(10 <= p.channel.snr_range[0] < p.channel.snr_range[1] <= 45 for p in people)
+
+
+@needs_espeak
+def test_a_take_keeps_its_length_through_the_vocal_tract_warp():
+    """The rate is set against the warp, so a shorter vocal tract does not make a shorter sentence."""
+    text = corpus.persian_sentences(1)[0]
+    voice = corpus.PERSIAN_VOICES[0]
+    plain = render(Voice("espeak-ng", voice[1]), [(text, voice[3] / 165, voice[2] / 50)])[0]
+    take = corpus._take(text, voice, 0, 0)
+    assert take.dtype == np.float32 and np.abs(take).max() <= 1
+    spoken = len(trim(plain[0], plain[1])) / plain[1]
+    assert 0.7 * spoken < len(take) / corpus.SAMPLE_RATE < 1.4 * spoken + 0.5

@@ -357,12 +357,14 @@ class Channel:
     trail_range: tuple = (0.02, 0.15)  # and after it
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, snr: tuple[float, float] = (8.0, 45.0)) -> "Channel":
+    def draw(cls, rng: np.random.Generator, snr: tuple[float, float] = (8.0, 45.0),
+             top: tuple[float, float] = (2600.0, 4000.0)) -> "Channel":
         """A random channel: a room in 70% of speakers (RT60 0.08-0.6 s), a band from 40-400 Hz
-        to 2.6-4 kHz, two to three equaliser bands of up to +-8 dB, an SNR range of 12 dB inside ``snr``."""
+        to a top drawn from ``top`` (2.6-4 kHz: a microphone heard at 8 kHz), two to three equaliser
+        bands of up to +-8 dB, an SNR range of 12 dB inside ``snr``."""
         rt60 = float(np.exp(rng.uniform(np.log(0.08), np.log(0.6)))) if rng.random() < 0.7 else None
         low = float(np.exp(rng.uniform(np.log(40), np.log(400))))
-        high = float(rng.uniform(2600, 4000)) if rng.random() < 0.8 else None
+        high = float(rng.uniform(*top)) if rng.random() < 0.8 else None
         eq = tuple((float(np.exp(rng.uniform(np.log(150), np.log(3600)))), float(rng.uniform(-8, 8)),
                     float(rng.uniform(0.7, 2.5))) for _ in range(int(rng.integers(2, 4))))
         centre = float(rng.uniform(snr[0] + 6, snr[1] - 6))

@@ -11,8 +11,10 @@ Two real layouts are read (:func:`load_transcribed`):
 
 With no data, :func:`synthesize_corpus` makes a deterministic one with espeak-ng: Persian
 sentences generated from a small grammar (subject-verb agreement included) spoken by several voice
-variants at varied rates and pitches with noise, plus Mandarin greetings paired with their English
-translations (the report's "translate" task). Sentences are split so that the test sentences are
+variants, plus Mandarin greetings paired with their English translations (the report's "translate"
+task). Each voice is a speaker of the synthetic crowd (:mod:`hw5lib.data.crowd`): its own
+vocal-tract length and recording channel (room, microphone band and colour, noise, level,
+silences), varied again in every take with the rate and pitch. Sentences are split so that the test sentences are
 never heard in training, and the report's own two sentences are always test sentences.
 """
 
@@ -29,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw5lib.data.audio import AudioError, cache_root, espeak_program, load_audio, speak
+from hw5lib.data.audio import AudioError, cache_root, espeak_program, load_audio
+from hw5lib.data.crowd import Channel, Voice, channel, render, trim, warp
 from hw5lib.io import atomic_write_bytes, atomic_write_text
 from hw5lib.progress import progress as progress_bar
 
@@ -132,12 +135,40 @@ PERSIAN_VOICES = (("fa-m1", "fa+m1", 40, 165), ("fa-f2", "fa+f2", 65, 170), ("fa
 CHINESE_VOICES = (("zh-m1", "cmn+m1", 45, 160), ("zh-f2", "cmn+f2", 65, 160), ("zh-m3", "cmn+m3", 35, 150))
 
 
-def _take(program: str, text: str, voice: tuple, take: int, seed: int) -> np.ndarray:
+def _digest(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """How one voice of :data:`PERSIAN_VOICES` / :data:`CHINESE_VOICES` sounds as a person: a
+    vocal-tract warp (formants scaled by ``warp``) and a recording channel, both fixed for the voice."""
+
+    warp: float
+    channel: Channel
+
+
+def speaker_of(voice: tuple, seed: int) -> Speaker:
+    """The speaker ``voice`` is in the corpus of ``seed``: a warp of 0.9-1.1 and a channel of the
+    crowd's kind, wideband (a microphone's top at 3.4-7.6 kHz, heard at 16 kHz), SNR 10-45 dB."""
+    rng = np.random.default_rng([seed, 3, _digest(voice[0])])
+    factor = float(np.exp(rng.uniform(np.log(0.9), np.log(1.1))))
+    return Speaker(factor, Channel.draw(rng, snr=(10.0, 45.0), top=(3400.0, 7600.0)))
+
+
+def _take(text: str, voice: tuple, take: int, seed: int) -> np.ndarray:
+    """``text`` said by ``voice`` as its :func:`speaker_of`: a rate and pitch varied per take, the
+    vocal tract warped (the rate set so that the warp keeps the duration) and the channel applied."""
     name, espeak_voice, pitch, rate = voice
-    rng = np.random.default_rng([seed, int(hashlib.sha256(f"{name}|{text}".encode()).hexdigest()[:8], 16), take])
-    speed = int(round(rate * rng.uniform(0.9, 1.15)))
-    pitch = int(np.clip(pitch + rng.integers(-8, 9), 0, 99))
-    return speak(program, text, espeak_voice, speed, pitch, rng, sample_rate=SAMPLE_RATE, snr_db=(15, 35))
+    person = speaker_of(voice, seed)
+    rng = np.random.default_rng([seed, _digest(f"{name}|{text}"), take])
+    factor = person.warp * float(rng.uniform(0.98, 1.02))
+    # crowd.render speaks at 165 wpm x speed; the warp then divides the duration by ``factor``
+    speed = rate * rng.uniform(0.9, 1.15) / factor / 165
+    level = float(np.clip(pitch + rng.integers(-8, 9), 0, 99)) / 50  # and at espeak pitch 50 x level
+    audio, native = render(Voice("espeak-ng", espeak_voice), [(text, speed, level)])[0]
+    audio = warp(trim(audio, native), native, factor, out_rate=SAMPLE_RATE)
+    return np.clip(channel(trim(audio, SAMPLE_RATE), SAMPLE_RATE, rng, person.channel), -1, 1)
 
 
 def synthesize_corpus(sentences: int = 400, voices: int = 4, test_share: float = 0.15,
@@ -156,7 +187,7 @@ def synthesize_corpus(sentences: int = 400, voices: int = 4, test_share: float =
         raise CorpusError(f"'chinese_voices' must be between 0 and {len(CHINESE_VOICES)}, got {chinese_voices}.")
     if not 0 < test_share < 0.5:
         raise CorpusError(f"'test_share' must be between 0 and 0.5, got {test_share}.")
-    program = espeak_program("give data, a folder of transcribed recordings (see hw5lib.data.speech)")
+    espeak_program("give data, a folder of transcribed recordings (see hw5lib.data.speech)")  # one sentence if none
     texts = persian_sentences(sentences, seed)
     held_out = max(1, int(round(test_share * sentences)))
     rows = []  # (split, text, target, language, task, voice)
@@ -168,7 +199,7 @@ def synthesize_corpus(sentences: int = 400, voices: int = 4, test_share: float =
         split = "test" if zh == REPORT_ZH else "train"
         rows += [(split, zh, en, "zh", "translate", v) for v in CHINESE_VOICES[:chinese_voices]]
     spec = {"sentences": texts, "voices": PERSIAN_VOICES[:voices], "zh": CHINESE_VOICES[:chinese_voices],
-            "test_share": test_share, "seed": seed, "rate": SAMPLE_RATE, "v": 1}
+            "test_share": test_share, "seed": seed, "rate": SAMPLE_RATE, "v": 2}  # v2: crowd speakers
     key = hashlib.sha256(json.dumps(spec, ensure_ascii=False).encode()).hexdigest()[:16]
     folder = Path(folder) if folder is not None else cache_root() / "synthetic-speech" / key
     if (folder / "COMPLETE").exists():
@@ -186,7 +217,7 @@ def synthesize_corpus(sentences: int = 400, voices: int = 4, test_share: float =
             import soundfile
 
             buffer = io.BytesIO()
-            soundfile.write(buffer, _take(program, row[1], row[5], 0, seed), SAMPLE_RATE, format="WAV",
+            soundfile.write(buffer, _take(row[1], row[5], 0, seed), SAMPLE_RATE, format="WAV",
                             subtype="PCM_16")
             atomic_write_bytes(path, buffer.getvalue())
 
