@@ -158,6 +158,36 @@ def test_a_missing_engine_is_an_error_when_asked_for_and_a_note_otherwise(monkey
         crowd.synthesize_crowd(1, 1, progress=False)
 
 
+def test_piper_without_its_packages_is_a_note_that_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real_find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "piper" else real_find(name, *a))
+    voices, notes = crowd.available_voices()
+    assert not any(v.engine == "piper" for v in voices)
+    assert any(n.startswith("skipped piper: piper-tts is not installed") and "hw5lib[voices]" in n for n in notes)
+    with pytest.raises(audio.AudioError, match=r"cannot use piper.*hw5lib\[voices\]"):
+        crowd.available_voices(["espeak-ng", "piper"])
+
+
+def _piper_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("piper", *crowd.PIPER_VOICES.values()))
+
+
+@pytest.mark.skipif(not _piper_installed(), reason="the optional neural voice is not installed "
+                                                   "(pip install 'hw5lib[voices]')")
+def test_the_neural_voice_says_a_digit_the_same_on_every_run_at_the_speed_asked():
+    voice = crowd.Voice("piper", "en_US-joe-medium")
+    assert voice in crowd.available_voices(["espeak-ng", "piper"])[0] and voice.label == "pi-en-us-joe-medium"
+    (normal, rate), (again, _), (faster, _) = crowd.render(voice, [("seven.", 1.0, 1.0), ("seven.", 1.0, 1.3),
+                                                                   ("seven.", 1.4, 1.0)])
+    assert rate == 22050 and 0.2 < len(normal) / rate < 1.5
+    assert np.array_equal(normal, again)  # no sampling noise; the pitch is the warp's business, as festival's
+    assert len(faster) < 0.85 * len(normal)
+
+
 def test_the_voice_set_is_part_of_the_cache_key(monkeypatch):
     all_voices = crowd.describe_crowd(2)["catalogue_key"]
     assert crowd.describe_crowd(2, engines=["espeak-ng"])["catalogue_key"] != all_voices or \

