@@ -155,6 +155,7 @@ def test_the_data_notice_warns_of_synthetic_speakers_with_the_reason_and_the_way
                           "kind": "speech"})
     assert "no folder of transcribed recordings was given" in speech["en"] and "Common Voice" in speech["en"]
     assert "دلیلش: شبکه در دسترس نبود (`Cannot reach github.com" in notice["fa"]
+    assert "صدای ماشینی، «synthetic (espeak-ng)»، آمده‌اند" in notice["fa"]  # quoted: the finish isolates it
     assert "دلیلش: پوشه‌ای از ضبط‌های رونویسی‌شده داده نشد (`no folder" in speech["fa"]
     unknown = data_notice({**SYNTHETIC_DIGITS, "reason": "The archive holds an unsafe path 'x'; it was not unpacked."})
     assert "دلیلش: `The archive holds an unsafe path 'x'; it was not unpacked.` صداهای" in unknown["fa"]

@@ -53,7 +53,9 @@ def data_notice(described: dict, part: bool = False) -> dict[str, str]:
     """A MyST admonition in each language saying where a page's recordings came from (a
     ``DigitSet.describe()`` or a Whisper ``SpeechData.describe()``): real ones with their source,
     size and check; synthetic ones as a warning with the reason no recordings were used and how to
-    get real ones. ``part``: the recordings are one part of the page (its spoken digits), not all of it."""
+    get real ones (on a Persian page the Latin name of the synthetic source is quoted «...», which the page's
+    finish isolates, so that its parentheses stay in place). ``part``: the recordings are one part of the page
+    (its spoken digits), not all of it."""
     kind = described.get("kind", "digits")
     clips, speakers = f"{described['clips']:,}", described["speakers"]
     if described["synthetic"]:
@@ -68,7 +70,7 @@ def data_notice(described: dict, part: bool = False) -> dict[str, str]:
               f"recognise than people are, so read them as a check that the code works. "
               f"{_GET_REAL[kind]['en']}")
         fa = (f"{subject['fa']} از {localise_number(clips, 'fa')} گفتهٔ {localise_number(str(speakers), 'fa')} صدای "
-              f"ماشینی، {described['source']}، آمده‌اند، نه از صدای ضبط‌شدهٔ آدم‌ها؛ دلیلش: {reason_fa(reason)} "
+              f"ماشینی، «{described['source']}»، آمده‌اند، نه از صدای ضبط‌شدهٔ آدم‌ها؛ دلیلش: {reason_fa(reason)} "
               "صداهای ماشینی را آسان‌تر از صدای آدم‌ها می‌شود از هم جدا کرد و بازشناخت، پس این عددها را نشانهٔ "
               f"درست کار کردن کد بخوانید، نه کیفیت مدل‌ها. {_GET_REAL[kind]['fa']}")
         return {"en": _admonition("warning", "Synthetic speakers", en),
