@@ -29,20 +29,10 @@ def test_ruff_finds_nothing():
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-def raw_cells(path: Path) -> list[tuple[bool, list[str]]]:
-    """Each code cell: whether it is the ``parameters`` cell, and its lines that count (not blank, not a
-    cell option such as ``:tags: ...``)."""
+def code_cells(path: Path) -> list[list[str]]:
+    """Each code cell's lines that count: not blank, not a cell option (``:tags: ...``)."""
     cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", path.read_text(encoding="utf-8"), re.S | re.M)
-    return [(bool(re.search(r"^:tags:.*\bparameters\b", cell, re.M)),
-             [line for line in cell.splitlines() if line.strip() and not line.startswith(":")]) for cell in cells]
-
-
-def code_cells(path: Path, parameters: bool = True) -> list[list[str]]:
-    """Each code cell's lines that count; without the ``parameters`` cell when ``parameters`` is false."""
-    return [lines for is_parameters, lines in raw_cells(path) if parameters or not is_parameters]
-
-
-PARAMETER_LINE = re.compile(r"\w+ = None\s*(#.*)?")
+    return [[line for line in cell.splitlines() if line.strip() and not line.startswith(":")] for cell in cells]
 
 
 NOTEBOOKS = sorted((ROOT / "book").glob("*.md"))
@@ -50,12 +40,7 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.md"))
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_notebooks_are_prose_and_short_calls(notebook):
-    """Code cells are short calls; the parameters cell (one line per parameter, as long as the chapter has
-    parameters) holds nothing but ``name = None  # what it is``."""
-    for is_parameters, lines in raw_cells(notebook):
-        stray = [line for line in lines if is_parameters and not PARAMETER_LINE.fullmatch(line.strip())]
-        assert not stray, f"{notebook.name}'s parameters cell holds more than 'name = None': {stray[0]!r}"
-    for number, lines in enumerate(code_cells(notebook, parameters=False), 1):
+    for number, lines in enumerate(code_cells(notebook), 1):
         defined = [line for line in lines if re.match(r"\s*(def|class|async def) ", line)
                    or re.match(r"\s*\w+\s*=\s*lambda\b", line)]
         assert not defined, f"{notebook.name}, code cell {number} defines {defined[0].strip()!r}: move it into hw5lib"
