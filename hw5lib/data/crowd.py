@@ -31,6 +31,7 @@ mono PCM16), with a ``COMPLETE`` marker holding the crowd's description.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -53,7 +54,7 @@ from hw5lib.progress import progress as progress_bar
 
 __all__ = [
     "Voice", "Speaker", "Channel", "ENGINES", "ENGINE_PACKAGES", "CROWD_RATE", "available_voices", "crowd_speakers",
-    "describe_crowd", "synthesize_crowd", "render", "make_take", "trim", "warp", "reverb", "room_response",
+    "describe_crowd", "synthesize_crowd", "render", "make_take", "recorded", "trim", "warp", "reverb", "room_response",
     "band_limit", "equalise", "pad", "add_noise", "channel", "snr_db",
 ]
 
@@ -151,19 +152,15 @@ def _engine_voices(engine: str) -> tuple[list[Voice], str | None]:
     raise AudioError(f"Unknown speech engine {engine!r}; choose among {', '.join(ENGINES)}.")
 
 
+@functools.lru_cache(maxsize=None)
 def _piper_voice(name: str):
     """The loaded Piper voice ``name`` of :data:`PIPER_VOICES` (loaded once per process)."""
-    if name not in _PIPER_LOADED:
-        import importlib
+    import importlib
 
-        from piper import PiperVoice
+    from piper import PiperVoice
 
-        package = importlib.import_module(PIPER_VOICES[name])
-        _PIPER_LOADED[name] = PiperVoice.load(package.model_path(), package.config_path())
-    return _PIPER_LOADED[name]
-
-
-_PIPER_LOADED: dict = {}
+    package = importlib.import_module(PIPER_VOICES[name])
+    return PiperVoice.load(package.model_path(), package.config_path())
 
 
 def available_voices(engines: Sequence[str] | None = None) -> tuple[list[Voice], list[str]]:
@@ -497,10 +494,16 @@ def make_take(speaker: Speaker, spoken: tuple[np.ndarray, int], rng: np.random.G
               rate: int = CROWD_RATE) -> np.ndarray:
     """One take from the engine's ``spoken`` (samples, rate): trimmed, warped by the speaker's
     vocal tract (varied by 2% per take) to ``rate``, and passed through the speaker's :func:`channel`."""
+    return recorded(spoken, speaker.warp * float(rng.uniform(0.98, 1.02)), rng, speaker.channel, rate)
+
+
+def recorded(spoken: tuple[np.ndarray, int], factor: float, rng: np.random.Generator, spec: Channel,
+             rate: int) -> np.ndarray:
+    """An engine's ``spoken`` (samples, rate) as a person recorded it: trimmed, warped by a vocal tract
+    ``factor`` to ``rate`` and passed through the channel ``spec`` (the take's variation from ``rng``)."""
     audio, native = spoken
-    audio = trim(audio, native)
-    audio = warp(audio, native, speaker.warp * float(rng.uniform(0.98, 1.02)), out_rate=rate)
-    return channel(trim(audio, rate), rate, rng, speaker.channel)
+    audio = warp(trim(audio, native), native, factor, out_rate=rate)
+    return channel(trim(audio, rate), rate, rng, spec)
 
 
 # --- the crowd on disk -----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hw5lib.data.audio import AudioError, cache_root, espeak_program, load_audio
-from hw5lib.data.crowd import Channel, Voice, channel, render, trim, warp
+from hw5lib.data.crowd import Channel, Voice, recorded, render
 from hw5lib.io import atomic_write_bytes, atomic_write_text
 from hw5lib.progress import progress as progress_bar
 
@@ -166,9 +166,8 @@ def _take(text: str, voice: tuple, take: int, seed: int) -> np.ndarray:
     # crowd.render speaks at 165 wpm x speed; the warp then divides the duration by ``factor``
     speed = rate * rng.uniform(0.9, 1.15) / factor / 165
     level = float(np.clip(pitch + rng.integers(-8, 9), 0, 99)) / 50  # and at espeak pitch 50 x level
-    audio, native = render(Voice("espeak-ng", espeak_voice), [(text, speed, level)])[0]
-    audio = warp(trim(audio, native), native, factor, out_rate=SAMPLE_RATE)
-    return np.clip(channel(trim(audio, SAMPLE_RATE), SAMPLE_RATE, rng, person.channel), -1, 1)
+    spoken = render(Voice("espeak-ng", espeak_voice), [(text, speed, level)])[0]
+    return np.clip(recorded(spoken, factor, rng, person.channel, SAMPLE_RATE), -1, 1)
 
 
 def synthesize_corpus(sentences: int = 400, voices: int = 4, test_share: float = 0.15,
