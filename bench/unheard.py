@@ -79,12 +79,23 @@ LEVERS = {
                               {"equalise": 1.0}),
     "unheard-trio+equalise0.2": ("the trio, every member trained with a faint microphone colour (EQ 0.2)",
                                  "unheard-trio", {"equalise": 0.2}),
+    "unheard+hp120": ("the unheard CNN, every clip high-pass filtered at 120 Hz first", "unheard",
+                      {"high_pass": 120.0}),
+    "unheard+hp200": ("the unheard CNN, every clip high-pass filtered at 200 Hz first", "unheard",
+                      {"high_pass": 200.0}),
+    "unheard-resnet+hp120": ("the unheard ResNet, every clip high-pass filtered at 120 Hz first", "unheard-resnet",
+                             {"high_pass": 120.0}),
+    "unheard-lstm+hp120": ("the unheard LSTM 2x64, every clip high-pass filtered at 120 Hz first", "unheard-lstm",
+                           {"high_pass": 120.0}),
+    "unheard-trio+hp120": ("the trio, every member's clips high-pass filtered at 120 Hz first", "unheard-trio",
+                           {"high_pass": 120.0}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
     "lstm+unheard": ("the report's LSTM 2x64 (MFCCs: no trimming/floor) with the unheard recipe, one seed", "unheard",
                      {"model": "lstm_2x64", "trim_db": None, "floor_db": None, "lifter": None, "seeds": 1}),
 }
 OUTER_FIELDS = ("model", "seeds", "normalisation", "trim_db", "floor_db", "lifter", "crowd", "adapt_rounds",
                 "adapt_epochs", "adapt_threshold", "adapt_lr")
+MEMBER_FIELDS = ("high_pass",)  # recipe fields that change every member of an ensemble, as training fields do
 
 
 def study_name(levers) -> str:
@@ -108,12 +119,14 @@ def lever(name: str, epochs: int | None) -> tuple[str, SpeakerRecipe]:
     if isinstance(start, str):  # a named recipe, changed by recipe fields (model, seeds) or training fields
         recipe = RECIPES[start]
         outer = {k: v for k, v in changes.items() if k in OUTER_FIELDS}
-        # a training lever changes every member of an ensemble (SpeakerRecipe.with_training)
-        recipe = replace(recipe, **outer).with_training(**{k: v for k, v in changes.items() if k not in outer})
+        members = {k: v for k, v in changes.items() if k in MEMBER_FIELDS}
+        # a training lever changes every member of an ensemble (SpeakerRecipe.with_training), as a member field does
+        recipe = replace(recipe, **outer).with_members(**members).with_training(
+            **{k: v for k, v in changes.items() if k not in outer and k not in members})
         if start == "report":
             return words, recipe  # untouched, whatever --epochs says
     else:
-        outer = {k: v for k, v in start.items() if k in OUTER_FIELDS}
+        outer = {k: v for k, v in start.items() if k in OUTER_FIELDS + MEMBER_FIELDS}
         recipe = replace(RECIPES["ours"], **outer).with_training(**changes)
     if epochs is not None:
         recipe = recipe.with_training(epochs=epochs)
@@ -154,6 +167,9 @@ def main(argv=None) -> list[dict]:
                              "without it, on another core, to halve the wall time")
     parser.add_argument("--study", action="store_true",
                         help="every row of the Q4 chapter's full lever study (none, each alone, all, all but one)")
+    parser.add_argument("--folds", default=None,
+                        help="comma-separated test speakers whose folds run (default: every speaker's); with "
+                             "--validation-only a quick look at the validation of those folds alone")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", default="/work/shared/data/fsdd/recordings")
@@ -171,17 +187,20 @@ def main(argv=None) -> list[dict]:
     rows = []
     study = [study_name(row) for row in lever_rows(all_but=True)]
     names = study if args.study else args.levers.split(",")
+    folds = args.folds.split(",") if args.folds else None
     for name in names:
         words, recipe = lever(name, args.epochs)
         nested = args.nested or args.validation_only
-        key = {**settings(recipe, nested), **({"validation_only": True} if args.validation_only else {})}
+        key = {**settings(recipe, nested), **({"validation_only": True} if args.validation_only else {}),
+               **({"folds": folds} if folds else {})}
         previous = [row for row in done if row["lever"] == name and row["settings"] == key and row["seed"] == args.seed]
         if previous:
             rows.append(previous[-1])
             print(f"{name}: already measured", flush=True)
             continue
         began = time.perf_counter()
-        study = loso(data, recipe, device=device, seed=args.seed, nested=nested, outer=not args.validation_only)
+        study = loso(data, recipe, speakers=folds, device=device, seed=args.seed, nested=nested,
+                     outer=not args.validation_only)
         row = {"lever": name, "words": words, "epochs": recipe.training.epochs, "seed": args.seed, **study,
                "wall_minutes": (time.perf_counter() - began) / 60, "settings": key,
                "command": shlex.join([sys.executable, *sys.argv])}

@@ -190,3 +190,16 @@ def test_the_real_fsdd_recordings_load():
     assert digits.source == "FSDD" and len(digits.speaker_names) == 5 and len(digits) == 100
     assert digits.sample_rate == 8000 and digits.notes == []
     assert set(digits.digits.tolist()) == set(range(10))
+
+
+def test_high_pass_removes_a_hum_and_keeps_the_voice_band():
+    rate = 8000
+    t = np.arange(rate) / rate
+    hum, voice = np.sin(2 * np.pi * 50 * t), np.sin(2 * np.pi * 1000 * t)
+    out = audio.high_pass(hum + voice, rate, 120.0)
+    assert out.dtype == np.float32 and out.shape == t.shape
+    middle = slice(rate // 4, 3 * rate // 4)  # away from the ends' transients
+    assert np.abs(out[middle] - voice[middle]).max() < 0.01  # the hum is gone, the 1 kHz tone untouched
+    assert audio.high_pass(np.ones(3), rate, 120.0).shape == (3,)  # shorter than the filter's padding
+    with pytest.raises(audio.AudioError, match="between 0 and 4000 Hz"):
+        audio.high_pass(voice, rate, 5000.0)

@@ -237,6 +237,10 @@ def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
                                                                         replace(TINY, model="mean_mlp", seeds=2))),
                                    keep_probabilities=True)
     assert len(trio["member_accuracy"]) == 3 and np.allclose(trio["probabilities"].sum(1), 1)  # an average
+    # ... with one vote per network: the member of two seeds weighs twice
+    alone = [train_and_test_speakers(data, ["cy"], recipe, keep_probabilities=True)["probabilities"]
+             for recipe in (TINY, replace(TINY, model="mean_mlp"), replace(TINY, model="mean_mlp", seeds=2))]
+    assert np.allclose(trio["probabilities"], (alone[0] + alone[1] + 2 * alone[2]) / 4, atol=1e-5)
     assert three["n_train"] == 30 and three["n_test"] == 20 and three["seeds"] == 2
     assert three["adaptation"][0]["pseudo_labelled"] > 0
 
@@ -263,6 +267,13 @@ def test_named_recipes_are_valid():
     assert [m.model for m in shorter.partner] == ["lstm_2x64", "resnet"] and shorter.partner[1].training.equalise == 0.5
     assert RECIPES["unheard-duo"].with_training(epochs=2).partner.training.epochs == 2
     assert RECIPES["unheard-duo"].with_training().partner == "unheard-lstm"
+    # so does a member field: every member of the trio filters its clips, and only its high-pass changes
+    filtered = RECIPES["unheard-trio"].with_members(high_pass=120.0)
+    assert [m.high_pass for m in (filtered, *filtered.partner)] == [120.0] * 3
+    assert replace(filtered.partner[1], high_pass=None) == RECIPES["unheard-resnet"]
+    with pytest.raises(D.DigitsError) as error:
+        SpeakerRecipe("cnn", "speaker", D.Recipe(), high_pass=-50.0)
+    assert "high_pass is a cut-off in Hz" in one_sentence(error)
     assert RECIPES["report"].model == "lstm_2x64" and RECIPES["ours"].model == "cnn"
     with pytest.raises(D.DigitsError) as error:
         SpeakerRecipe("cnn", "per-room", D.Recipe())

@@ -394,6 +394,19 @@ def mfcc_sequence(audio, sample_rate: int, n_mfcc: int = 13, frame_ms: float = 2
     return mfcc.T.astype(np.float32)
 
 
+def high_pass(audio, sample_rate: int, cutoff_hz: float, order: int = 6) -> np.ndarray:
+    """One clip with everything under ``cutoff_hz`` removed: a Butterworth high-pass of ``order``,
+    run forwards and backwards (no phase shift, twice the slope), as float32."""
+    from scipy.signal import butter, sosfiltfilt
+
+    if not 0 < cutoff_hz < sample_rate / 2:
+        raise AudioError(f"A high-pass cut-off must lie between 0 and {sample_rate / 2:g} Hz, got {cutoff_hz:g} Hz.")
+    audio = np.asarray(audio, dtype=np.float64)
+    sos = butter(order, cutoff_hz, btype="highpass", fs=sample_rate, output="sos")
+    padding = min(len(audio) - 1, 3 * (2 * len(sos) + 1))  # sosfiltfilt's own default, capped for very short clips
+    return sosfiltfilt(sos, audio, padlen=max(padding, 0)).astype(np.float32)
+
+
 def log_mel(audio, sample_rate: int, n_mels: int = 40, frame_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
     """Log-mel spectrogram of one clip as (frames, n_mels), in decibels."""
     import librosa

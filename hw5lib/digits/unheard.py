@@ -57,7 +57,11 @@ class SpeakerRecipe:
     trim_db: float | None = None  # log-mel only: leading/trailing frames this far under the peak cut (sets.trim_quiet)
     lifter: int | None = None  # log-mel only: each frame smoothed to its first this many cepstra (sets.lifter)
     crowd: tuple[int, int] | None = None  # (speakers, takes) of the synthetic crowd added to every training set
-    # recipes trained on the same clips (one, or a tuple of several); every member's probabilities weigh the same
+    # every clip (training, crowd and test alike) high-pass filtered at this many Hz before its features
+    # (hw5lib.data.audio.high_pass): a band one microphone lacks is then one that none of them has
+    high_pass: float | None = None
+    # recipes trained on the same clips (one, or a tuple of several); every network's probabilities weigh the same
+    # (a member of 3 seeds has 3 votes)
     partner: "str | SpeakerRecipe | tuple[str | SpeakerRecipe, ...] | None" = None
     # Self-training on the test speakers' unlabelled clips (transductive adaptation, off by default): after
     # training, ``adapt_rounds`` times, the test clips the ensemble gives at least ``adapt_threshold`` probability
@@ -77,6 +81,8 @@ class SpeakerRecipe:
                               f"choose one of {', '.join(NORMALISATIONS)}.")
         if self.seeds < 1:
             raise DigitsError(f"An ensemble needs at least one seed, got {self.seeds}.")
+        if self.high_pass is not None and self.high_pass <= 0:
+            raise DigitsError(f"high_pass is a cut-off in Hz and must be positive, got {self.high_pass}.")
         if self.crowd is not None and (len(self.crowd) != 2 or min(self.crowd) < 1):
             raise DigitsError(f"crowd must be (speakers, takes), both at least 1, got {self.crowd}.")
         if self.adapt_rounds < 0 or self.adapt_epochs < 1 or not 0 < self.adapt_threshold < 1:
@@ -85,12 +91,19 @@ class SpeakerRecipe:
 
     def with_training(self, **changes) -> "SpeakerRecipe":
         """This recipe with some training settings changed (e.g. ``epochs=10``), in every member of an ensemble."""
+        return self._in_every_member(lambda r: replace(r, training=replace(r.training, **changes)), bool(changes))
+
+    def with_members(self, **changes) -> "SpeakerRecipe":
+        """This recipe with some of its own fields changed (e.g. ``high_pass=100.0``), in every member of an
+        ensemble."""
+        return self._in_every_member(lambda r: replace(r, **changes), bool(changes))
+
+    def _in_every_member(self, change, any_change: bool) -> "SpeakerRecipe":
         partner = self.partner
-        if changes and partner is not None:
-            members = tuple(recipe_named(p).with_training(**changes)
-                            for p in (partner if isinstance(partner, tuple) else (partner,)))
+        if any_change and partner is not None:
+            members = tuple(change(recipe_named(p)) for p in (partner if isinstance(partner, tuple) else (partner,)))
             partner = members if isinstance(partner, tuple) else members[0]
-        return replace(self, training=replace(self.training, **changes), partner=partner)
+        return replace(change(self), partner=partner)
 
 
 RECIPES: dict[str, SpeakerRecipe] = {
@@ -140,10 +153,11 @@ def crowd_clips(speakers: int, takes: int, seed: int = 0, progress: bool = False
                              progress=progress, report=lambda message: None)
 
 
-def _features(data, kind: str, progress: bool) -> SequenceSet:
+def _features(data, kind: str, progress: bool, high_pass: float | None = None) -> SequenceSet:
     from hw5lib.data import audio
 
-    return SequenceSet(audio.extract(data.audio, data.sample_rate, kind, progress=progress), data.digits)
+    clips = data.audio if high_pass is None else [audio.high_pass(a, data.sample_rate, high_pass) for a in data.audio]
+    return SequenceSet(audio.extract(clips, data.sample_rate, kind, progress=progress), data.digits)
 
 
 def _check_speakers(names: Sequence[str], known: list[str], what: str) -> list[str]:
@@ -205,11 +219,12 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     train_idx, test_idx = np.flatnonzero(np.isin(speakers, training)), np.flatnonzero(np.isin(speakers, tested))
     if len(test_idx) == 0 or (len(train_idx) == 0 and not only_extra):
         raise DigitsError(f"The {'test' if len(test_idx) == 0 else 'training'} set is empty; check the speakers.")
-    features = features if features is not None else _features(data, spec.feature, progress)
+    features = features if features is not None else _features(data, spec.feature, progress, chosen.high_pass)
     if extra is None and chosen.crowd is not None:
         extra = crowd_clips(*chosen.crowd, progress=progress)
     if extra is not None:
-        extra_features = extra_features if extra_features is not None else _features(extra, spec.feature, progress)
+        extra_features = (extra_features if extra_features is not None
+                          else _features(extra, spec.feature, progress, chosen.high_pass))
         extra, extra_features = _without_speakers(extra, extra_features, tested)
     if extra is not None:
         added = np.arange(len(features), len(features) + len(extra_features))
@@ -235,8 +250,9 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
         runs.append(run)
     members = [float((_ensemble([n], test, spec.pad_multiple, device).argmax(1) == test.labels).mean())
                for n in networks] if len(networks) > 1 or chosen.partner is not None else []
-    probabilities = _ensemble(networks, test, spec.pad_multiple, device)
+    probabilities = _ensemble(networks, test, spec.pad_multiple, device) * chosen.seeds
     partners = chosen.partner if isinstance(chosen.partner, tuple) else (chosen.partner,) * (chosen.partner is not None)
+    votes = chosen.seeds
     for partner in map(recipe_named, partners):
         if partner.partner is not None:
             raise DigitsError("A partner recipe cannot have a partner of its own.")
@@ -244,8 +260,9 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
                                         train_speakers=training, checkpoint_dir=checkpoint_dir, extra=extra,
                                         keep_probabilities=True)
         members.append(other["accuracy"])
-        probabilities = probabilities + other["probabilities"]
-    probabilities = probabilities / (1 + len(partners))
+        probabilities = probabilities + other["probabilities"] * partner.seeds  # one vote per network
+        votes += partner.seeds
+    probabilities = probabilities / votes
     adaptation = []
     for round_ in range(chosen.adapt_rounds):
         confident = np.flatnonzero(probabilities.max(1) >= chosen.adapt_threshold)
@@ -351,10 +368,11 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
     folds = _check_speakers(known if speakers is None else speakers, known, "test")
     if len(known) < (3 if nested else 2):
         raise DigitsError(f"Leaving one speaker out needs at least {3 if nested else 2} speakers, got {len(known)}.")
-    features = _features(data, model_spec(chosen.model).feature, progress)
+    kind = model_spec(chosen.model).feature
+    features = _features(data, kind, progress, chosen.high_pass)
     if extra is None and chosen.crowd is not None:
         extra = crowd_clips(*chosen.crowd, progress=progress)
-    extra_features = _features(extra, model_spec(chosen.model).feature, progress) if extra is not None else None
+    extra_features = _features(extra, kind, progress, chosen.high_pass) if extra is not None else None
     study = Study(recipe if isinstance(recipe, str) else "custom", chosen.model)
     for speaker in folds:
         row = {"speaker": speaker, "seconds": 0.0}
