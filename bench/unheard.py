@@ -170,6 +170,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--folds", default=None,
                         help="comma-separated test speakers whose folds run (default: every speaker's); with "
                              "--validation-only a quick look at the validation of those folds alone")
+    parser.add_argument("--jobs", type=int, default=1, help="trainings at once, each in its own process and thread "
+                                                             "(the numbers do not change; minutes are then CPU time)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", default="/work/shared/data/fsdd/recordings")
@@ -200,7 +202,7 @@ def main(argv=None) -> list[dict]:
             continue
         began = time.perf_counter()
         study = loso(data, recipe, speakers=folds, device=device, seed=args.seed, nested=nested,
-                     outer=not args.validation_only)
+                     outer=not args.validation_only, jobs=args.jobs)
         row = {"lever": name, "words": words, "epochs": recipe.training.epochs, "seed": args.seed, **study,
                "wall_minutes": (time.perf_counter() - began) / 60, "settings": key,
                "command": shlex.join([sys.executable, *sys.argv])}

@@ -127,6 +127,25 @@ def test_fit_with_augmentation_is_deterministic_and_differs_from_without():
     assert run(recipe) != run(D.Recipe(epochs=2, lr=3e-3))
 
 
+def test_adapt_batch_norm_relearns_only_the_statistics_from_the_new_clips():
+    data = toy_set(40, features=16)
+    model = D.build_model("resnet", data.n_features, seed=0)
+    D.fit(model, data, None, D.Recipe(epochs=1), progress=False, pad_multiple=4)
+    shifted = data.map(lambda s: s * 3 + 2)  # a new voice: every feature scaled and moved
+    adapted = T.adapt_batch_norm(model, shifted, multiple=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    first = next(m for m in adapted.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    original = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.allclose(first.running_mean, original.running_mean)  # re-estimated from the new clips
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the original untouched
+    weights = {k for k in before if "running" not in k and "num_batches" not in k}
+    assert all(torch.equal(before[k], adapted.state_dict()[k]) for k in weights)  # no weight learnt
+    assert not adapted.training
+    lstm = D.build_model("lstm_2x64", data.n_features, seed=0)  # no batch norm: an unchanged copy
+    copied = T.adapt_batch_norm(lstm, shifted)
+    assert copied is not lstm and all(torch.equal(a, b) for a, b in zip(lstm.parameters(), copied.parameters()))
+
+
 # --- per-speaker CMVN -----------------------------------------------------------------------------
 
 def test_speaker_cmvn_uses_only_each_speakers_own_frames():
@@ -253,6 +272,13 @@ def test_loso_holds_out_every_speaker_and_validates_on_a_training_speaker(tmp_pa
     assert study["worst"] == min(study["per_speaker"].values())
     for row in study["folds"]:
         assert row["inner_speaker"] != row["speaker"]
+    # two runs at once, each in its own process: the same numbers as one at a time
+    parallel = loso(tone_digits(), TINY, nested=True, jobs=2)
+    assert [(r["speaker"], r["accuracy"], r["inner_speaker"], r["inner_accuracy"]) for r in parallel["folds"]] == [
+        (r["speaker"], r["accuracy"], r["inner_speaker"], r["inner_accuracy"]) for r in study["folds"]]
+    with pytest.raises(D.DigitsError) as error:
+        loso(tone_digits(), TINY, jobs=0)
+    assert "jobs is the number of trainings" in one_sentence(error)
     assert inner_speaker("cy", ["ann", "bob"]) == "ann" and inner_speaker("ann", ["bob", "cy"]) == "bob"
     with pytest.raises(D.DigitsError) as error:
         loso(tone_digits(("ann", "bob")), TINY, nested=True)

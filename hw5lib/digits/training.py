@@ -9,6 +9,7 @@ it reads the ``RANK`` / ``WORLD_SIZE`` they set, shards each epoch and averages 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -293,6 +294,30 @@ def predict(model: nn.Module, data: SequenceSet, batch_size: int = 256, multiple
         x, lengths = collate([torch.from_numpy(data.sequences[i]) for i in chosen], multiple)
         logits[chosen] = model(x.to(device), lengths.to(device)).float().cpu().numpy()
     return logits
+
+
+@torch.no_grad()
+def adapt_batch_norm(model: nn.Module, data: SequenceSet, batch_size: int = 32, multiple: int = 1,
+                     device: str = "cpu") -> nn.Module:
+    """A copy of ``model`` whose batch-norm statistics are re-estimated on ``data`` alone (AdaBN, Li et
+    al. 2016): the running means and variances forgotten, then one pass over ``data`` in batches of
+    clips of similar length, as training batches them; no weight changes and no label is read. For a
+    new speaker's unlabelled clips this is adaptation of the same kind as per-speaker CMVN. A model
+    without batch norm comes back as an unchanged copy."""
+    adapted = copy.deepcopy(model)
+    layers = [m for m in adapted.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return adapted
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a plain average over every batch
+    adapted.train()
+    order = np.argsort([len(s) for s in data.sequences], kind="stable")
+    for start in range(0, len(order), batch_size):
+        chosen = order[start:start + batch_size]
+        x, lengths = collate([torch.from_numpy(data.sequences[i]) for i in chosen], multiple)
+        adapted(x.to(device), lengths.to(device))
+    return adapted.eval()
 
 
 def _loss_and_accuracy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

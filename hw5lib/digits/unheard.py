@@ -185,7 +185,8 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
                             model: str | None = None, device: str = "cpu", seed: int = 0, progress: bool = False,
                             train_speakers: Sequence[str] | None = None, checkpoint_dir=None,
                             features: SequenceSet | None = None, extra=None,
-                            extra_features: SequenceSet | None = None, keep_probabilities: bool = False) -> dict:
+                            extra_features: SequenceSet | None = None, keep_probabilities: bool = False,
+                            keep_networks: bool = False) -> dict:
     """Train ``recipe`` (a name in :data:`RECIPES` or a :class:`SpeakerRecipe`; ``model`` replaces
     its model) on every clip of ``train_speakers`` (default: every speaker not tested; ``[]`` with
     ``extra``: on ``extra`` alone, e.g. synthetic speakers only) of ``data``
@@ -194,7 +195,9 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     Returns ``accuracy`` (0-1 over the test clips), ``per_speaker`` (name -> accuracy), ``n_test``,
     ``n_train``, ``model``, ``recipe``, the speakers, ``confusion`` (true x predicted counts),
     ``parameters``, ``seconds`` and ``seeds``; with ``keep_probabilities`` also ``probabilities``
-    (an (n_test, 10) array) and the test ``labels`` in the same order, to combine models.
+    (an (n_test, 10) array) and the test ``labels`` in the same order, to combine models; with
+    ``keep_networks`` also the trained ``networks`` (this recipe's own, not its partners') and the
+    normalised ``test_set`` they were tested on.
     ``features`` may give the clips' features (of the
     model's kind) when they are already at hand. ``extra`` (another DigitSet, e.g. the synthetic
     crowd of :mod:`hw5lib.data.crowd`; its features ``extra_features``) joins every training set,
@@ -289,7 +292,8 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             "confusion": confusion_matrix(test.labels, predicted, labels=list(range(N_CLASSES))).tolist(),
             "parameters": count_parameters(networks[0]), "seconds": time.perf_counter() - began, "device": device,
             "adaptation": adaptation, "member_accuracy": members, "n_extra": 0 if extra is None else len(extra),
-            **({"probabilities": probabilities, "labels": test.labels} if keep_probabilities else {})}
+            **({"probabilities": probabilities, "labels": test.labels} if keep_probabilities else {}),
+            **({"networks": networks, "test_set": test} if keep_networks else {})}
 
 
 def _without_speakers(extra, extra_features: SequenceSet, names: Sequence[str]):
@@ -354,16 +358,19 @@ def inner_speaker(test_speaker: str, training_speakers: Sequence[str]) -> str:
 
 def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None, speakers: Sequence[str] | None = None,
          device: str = "cpu", seed: int = 0, progress: bool = False, nested: bool = False, outer: bool = True,
-         checkpoint_dir=None, extra=None) -> dict:
+         checkpoint_dir=None, extra=None, jobs: int = 1) -> dict:
     """Leave one speaker out over ``speakers`` (default: all of ``data``'s): for each, train on
     all the others and test on it. With ``nested``, each fold also trains on all but its
     :func:`inner_speaker` (never its test speaker) and tests on that one: the validation score on
     which recipes are compared; ``outer=False`` runs only those. ``extra`` clips (a DigitSet, e.g.
-    the synthetic crowd) join every training set. Returns :meth:`Study.summary`
-    with the folds."""
+    the synthetic crowd) join every training set. ``jobs`` > 1 trains that many runs at once, each
+    in its own process with one thread (the same numbers as one at a time: every run is seeded).
+    Returns :meth:`Study.summary` with the folds."""
     chosen = recipe_named(recipe)
     if model is not None:
         chosen = replace(chosen, model=model)
+    if jobs < 1:
+        raise DigitsError(f"jobs is the number of trainings at once and must be at least 1, got {jobs}.")
     known = sorted(set(np.asarray(data.speakers).tolist()))
     folds = _check_speakers(known if speakers is None else speakers, known, "test")
     if len(known) < (3 if nested else 2):
@@ -373,27 +380,49 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
     if extra is None and chosen.crowd is not None:
         extra = crowd_clips(*chosen.crowd, progress=progress)
     extra_features = _features(extra, kind, progress, chosen.high_pass) if extra is not None else None
-    study = Study(recipe if isinstance(recipe, str) else "custom", chosen.model)
+    common = dict(recipe=chosen, device=device, seed=seed, progress=progress and jobs == 1,
+                  checkpoint_dir=checkpoint_dir, features=features, extra=extra, extra_features=extra_features)
+    runs = []  # (test speaker of the fold, the speaker tested, its training speakers)
     for speaker in folds:
-        row = {"speaker": speaker, "seconds": 0.0}
         others = [s for s in known if s != speaker]
         if outer:
-            result = train_and_test_speakers(data, [speaker], chosen, device=device, seed=seed, progress=progress,
-                                             checkpoint_dir=checkpoint_dir, features=features, extra=extra,
-                                             extra_features=extra_features)
-            row.update(accuracy=result["accuracy"], seconds=result["seconds"], adaptation=result["adaptation"],
-                       member_accuracy=result["member_accuracy"])
+            runs.append((speaker, speaker, others))
         if nested:
             held = inner_speaker(speaker, others)
-            result = train_and_test_speakers(data, [held], chosen, device=device, seed=seed, progress=progress,
-                                             train_speakers=[s for s in others if s != held],
-                                             checkpoint_dir=checkpoint_dir, features=features, extra=extra,
-                                             extra_features=extra_features)
-            row.update(inner_speaker=held, inner_accuracy=result["accuracy"],
-                       seconds=row["seconds"] + result["seconds"])
-            row.setdefault("accuracy", float("nan"))
+            runs.append((speaker, held, [s for s in others if s != held]))
+    tasks = [(data, [tested], {**common, "train_speakers": training}) for _, tested, training in runs]
+    if jobs == 1:
+        results = [_run(task) for task in tasks]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_run, tasks))
+    study = Study(recipe if isinstance(recipe, str) else "custom", chosen.model)
+    for speaker in folds:
+        row = {"speaker": speaker, "seconds": 0.0, "accuracy": float("nan")}
+        for (fold, tested, _), result in zip(runs, results):
+            if fold != speaker:
+                continue
+            if tested == speaker:
+                row.update(accuracy=result["accuracy"], adaptation=result["adaptation"],
+                           member_accuracy=result["member_accuracy"])
+            else:
+                row.update(inner_speaker=tested, inner_accuracy=result["accuracy"])
+            row["seconds"] += result["seconds"]
         study.folds.append(row)
     return {**study.summary(), "folds": study.folds}
+
+
+def _run(task) -> dict:
+    """One training run of :func:`loso` (in a worker process when it runs several at once)."""
+    import multiprocessing
+
+    data, tested, options = task
+    if multiprocessing.current_process().name != "MainProcess":
+        torch.set_num_threads(1)  # one core per run: several run at once
+    return train_and_test_speakers(data, tested, **options)
 
 
 # --- the levers of the unheard recipe, one at a time and together ----------------------------------

@@ -1,0 +1,181 @@
+"""Ensembles for voices never heard, chosen on nested validation without retraining: a bank of
+every member's predicted probabilities on each fold's held-out *training* speaker.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard_bank.py --members unheard,unheard-lstm,unheard-resnet:5 \\
+        --jobs 2 --out bench/unheard_bank.jsonl
+
+Each member (a recipe of ``hw5lib.digits.unheard.RECIPES`` without partners; ``name:N`` for seeds
+0 to N-1, each its own network) is trained once per leave-one-speaker-out fold on 3 of the fold's 4
+training speakers and tested on the 4th (``hw5lib.digits.unheard.inner_speaker``: the fold's test
+speaker is never seen), exactly as ``loso(..., nested=True)`` trains a recipe's members (the same
+seeds: a recipe of these members gets these numbers, as the trio's row in bench/unheard.md shows).
+The probabilities are kept in ``--bank`` (one .npz per member, seed and fold, keyed by the recipe's
+settings, so an interrupted or extended bank resumes). Every batch-norm member is also scored with
+its statistics re-estimated on the held-out speaker's clips (``training.adapt_batch_norm``, AdaBN).
+
+Then each *family* of ensembles is scored, one vote per network: k ResNet seeds (1..N), with and
+without the CNN and the LSTM, plain, adapted (AdaBN) or both averaged. A family is chosen, never a
+hand-picked set of seeds: picking the best seeds on the validation would overfit it. Prints the
+markdown table and appends one JSON line per family to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+DATA = "/work/shared/data/fsdd/recordings"
+
+
+def _key(recipe) -> str:
+    fields = {k: v for k, v in asdict(recipe).items() if k != "description"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def bank_path(bank: Path, member: str, seed: int, held: str, train: list[str]) -> Path:
+    from hw5lib.digits.unheard import recipe_named
+
+    return bank / f"{member}-{_key(recipe_named(member))}-s{seed}-{held}-from-{'+'.join(sorted(train))}.npz"
+
+
+def train_member(task: tuple) -> str:
+    """Train one member (recipe, seed) on one fold's three training speakers; keep its probabilities."""
+    member, seed, held, train, data_dir, bank = task
+    import torch
+
+    from hw5lib.data import audio
+    from hw5lib.digits.training import adapt_batch_norm, predict
+    from hw5lib.digits.models import model_spec
+    from hw5lib.digits.unheard import train_and_test_speakers
+
+    torch.set_num_threads(1)
+    out = bank_path(Path(bank), member, seed, held, train)
+    if out.exists():
+        return f"{out.name}: in the bank"
+    began = time.perf_counter()
+    data = audio.load_digits(data_dir, progress=False, report=lambda message: None)
+    result = train_and_test_speakers(data, [held], member, seed=seed, train_speakers=train, keep_probabilities=True,
+                                     keep_networks=True)
+    multiple = model_spec(result["model"]).pad_multiple
+
+    def probabilities(networks):
+        logits = sum(torch.softmax(torch.from_numpy(predict(n, result["test_set"], multiple=multiple)).double(), 1)
+                     for n in networks)
+        return (logits / len(networks)).numpy()
+
+    adapted = [adapt_batch_norm(n, result["test_set"], multiple=multiple) for n in result["networks"]]
+    has_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in result["networks"][0].modules())
+    np.savez(out.with_suffix(".tmp.npz"), plain=result["probabilities"], labels=result["labels"],
+             adapted=probabilities(adapted) if has_norm else np.zeros(0))
+    os.replace(out.with_suffix(".tmp.npz"), out)
+    return f"{out.name}: {100 * result['accuracy']:.1f}% in {time.perf_counter() - began:.0f} s"
+
+
+def folds(speakers: list[str], outer: bool = False) -> dict[str, list[str]]:
+    """held-out validation speaker -> the three speakers its fold trains on, one per outer fold; with
+    ``outer``, each test speaker -> the four speakers its leave-one-speaker-out fold trains on."""
+    from hw5lib.digits.unheard import inner_speaker
+
+    out = {}
+    for test in speakers:
+        others = [s for s in speakers if s != test]
+        if outer:
+            out[test] = others
+            continue
+        held = inner_speaker(test, others)
+        out[held] = [s for s in others if s != held]
+    return out
+
+
+def families(resnets: int, variants: bool) -> list[tuple[str, list[tuple[str, int, str, float]]]]:
+    """(name, [(member, seed, 'plain' or 'adapted', weight)]) of every family scored."""
+    out = []
+    for k in range(1, resnets + 1):
+        for cnn, lstm in ((True, True), (False, True), (False, False)):
+            normed = [("unheard-resnet", s) for s in range(k)] + ([("unheard", 0)] if cnn else [])
+            for mode in (("plain", "adapted", "both") if variants else ("plain",)):
+                rows = [("unheard-lstm", 0, "plain", 1.0)] if lstm else []
+                if mode == "both":  # a network's plain and adapted probabilities average to its one vote
+                    rows += [(m, s, kind, 0.5) for m, s in normed for kind in ("plain", "adapted")]
+                else:
+                    rows += [(m, s, mode, 1.0) for m, s in normed]
+                name = f"{k} ResNet{'s' * (k > 1)}" + (" + CNN" if cnn else "") + (" + LSTM" if lstm else "")
+                out.append((name + ("" if mode == "plain" else f", {mode}"), rows))
+    return out
+
+
+def score(bank: Path, plan: dict, family) -> dict:
+    per = {}
+    for held, train in plan.items():
+        total, labels = 0.0, None
+        for member, seed, kind, weight in family:
+            z = np.load(bank_path(bank, member, seed, held, train))
+            total = total + weight * z[kind]
+            labels = z["labels"]
+        per[held] = float((np.argmax(total, 1) == labels).mean())
+    worst = min(per, key=per.get)
+    return {"mean": float(np.mean(list(per.values()))), "worst": per[worst], "worst_speaker": worst,
+            "per_speaker": per}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", default="unheard,unheard-lstm,unheard-resnet:5",
+                        help="recipes without partners, name or name:seeds (the family table needs unheard, "
+                             "unheard-lstm and unheard-resnet)")
+    parser.add_argument("--data", default=DATA)
+    parser.add_argument("--bank", default=None, help="where the probabilities are kept (default: the hw5lib cache)")
+    parser.add_argument("--jobs", type=int, default=1, help="trainings at once, one thread each")
+    parser.add_argument("--no-adapted", action="store_true", help="score only the plain families")
+    parser.add_argument("--outer", action="store_true",
+                        help="also train and score the leave-one-speaker-out folds themselves (4 speakers train, "
+                             "the 5th is tested): the test column, never used to choose")
+    parser.add_argument("--out", default=None, help="append one JSON line per family here")
+    args = parser.parse_args(argv)
+    from hw5lib.data import audio
+
+    bank = Path(args.bank) if args.bank else audio.cache_root() / "unheard-bank"
+    bank.mkdir(parents=True, exist_ok=True)
+    speakers = audio.load_digits(args.data, progress=False, report=lambda message: None).speaker_names
+    plan, test = folds(speakers), folds(speakers, outer=True) if args.outer else {}
+    members = [(m.split(":")[0], int(m.split(":")[1]) if ":" in m else 1) for m in args.members.split(",")]
+    # the validation folds first, so that a bank cut short still chooses
+    tasks = [(name, seed, held, train, args.data, str(bank)) for fold in (plan, test)
+             for name, seeds in members for seed in range(seeds) for held, train in fold.items()]
+    print(f"{len(tasks)} trainings ({len(plan)} folds{', validation and test' * bool(test)}), {args.jobs} at once; "
+          f"bank {bank}", flush=True)
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for line in pool.map(train_member, tasks):
+            print(line, flush=True)
+    resnets = dict(members).get("unheard-resnet", 0)
+    rows = []
+    print("| ensemble (one vote per network) | validation mean / worst (%) | "
+          + " | ".join(f"held out: {h}" for h in plan) + (" | LOSO mean / worst (%) | " + " | ".join(test) if test
+                                                           else "")
+          + " |\n|---|---|" + "---|" * (len(plan) + (1 + len(test) if test else 0)))
+    for name, family in families(resnets, not args.no_adapted):
+        row = {"family": name, "members": family, **score(bank, plan, family), "command": "bench/unheard_bank.py"}
+        line = (f"| {name} | {100 * row['mean']:.1f} / {100 * row['worst']:.1f} | "
+                + " | ".join(f"{100 * row['per_speaker'][h]:.1f}" for h in plan) + " |")
+        if test:
+            row["test"] = score(bank, test, family)
+            line += (f" {100 * row['test']['mean']:.1f} / {100 * row['test']['worst']:.1f} | "
+                     + " | ".join(f"{100 * row['test']['per_speaker'][t]:.1f}" for t in test) + " |")
+        rows.append(row)
+        print(line, flush=True)
+    if args.out:
+        with open(args.out, "a") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
