@@ -89,6 +89,8 @@ LEVERS = {
                            {"high_pass": 120.0}),
     "unheard-trio+hp120": ("the trio, every member's clips high-pass filtered at 120 Hz first", "unheard-trio",
                            {"high_pass": 120.0}),
+    "unheard-resnets": ("three unheard ResNets, plain and batch-norm-adapted to the test speaker, averaged",
+                        "unheard-resnets", {}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
     "lstm+unheard": ("the report's LSTM 2x64 (MFCCs: no trimming/floor) with the unheard recipe, one seed", "unheard",
                      {"model": "lstm_2x64", "trim_db": None, "floor_db": None, "lifter": None, "seeds": 1}),

@@ -256,6 +256,20 @@ def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
                                                                         replace(TINY, model="mean_mlp", seeds=2))),
                                    keep_probabilities=True)
     assert len(trio["member_accuracy"]) == 3 and np.allclose(trio["probabilities"].sum(1), 1)  # an average
+    # batch-norm adaptation: each test speaker's clips scored by statistics re-estimated on them alone, and
+    # with "both" averaged with the plain scores
+    both = train_and_test_speakers(data, ["bob", "cy"], replace(TINY, norm_adaptation="both"), train_speakers=["ann"],
+                                   keep_probabilities=True, keep_networks=True)
+    plain = unheard._ensemble(both["networks"], both["test_set"], 8, "cpu")
+    adapted = np.zeros_like(plain)
+    for rows in (np.arange(20), np.arange(20, 40)):  # bob's clips, then cy's
+        clips = both["test_set"].subset(rows)
+        adapted[rows] = unheard._ensemble([T.adapt_batch_norm(n, clips, multiple=8) for n in both["networks"]],
+                                          clips, 8, "cpu")
+    assert np.allclose(both["probabilities"], (plain + adapted) / 2) and not np.allclose(plain, adapted)
+    with pytest.raises(D.DigitsError) as error:
+        replace(TINY, norm_adaptation="sometimes")
+    assert "Unknown norm_adaptation 'sometimes'" in one_sentence(error)
     # ... with one vote per network: the member of two seeds weighs twice
     alone = [train_and_test_speakers(data, ["cy"], recipe, keep_probabilities=True)["probabilities"]
              for recipe in (TINY, replace(TINY, model="mean_mlp"), replace(TINY, model="mean_mlp", seeds=2))]
@@ -286,7 +300,9 @@ def test_loso_holds_out_every_speaker_and_validates_on_a_training_speaker(tmp_pa
 
 
 def test_named_recipes_are_valid():
-    assert {"report", "ours", "unheard", "unheard-lstm", "unheard-duo", "unheard-trio"} <= set(RECIPES)
+    assert {"report", "ours", "unheard", "unheard-lstm", "unheard-duo", "unheard-trio", "unheard-resnets"} <= set(
+        RECIPES)
+    assert RECIPES["unheard-resnets"].seeds == 3 and RECIPES["unheard-resnets"].model == "resnet"
     # a training change reaches every member of an ensemble, named or given, and leaves the members' models
     shorter = RECIPES["unheard-trio"].with_training(epochs=3, equalise=0.5)
     assert [m.training.epochs for m in (shorter, *shorter.partner)] == [3, 3, 3]
@@ -434,7 +450,7 @@ def test_the_command_tests_named_speakers_and_writes_what_it_promises(tmp_path, 
     main(["--data", str(folder), "--test-speakers", "cy", "--out", str(out)])
     from hw5lib.digits.unheard import BEST
 
-    assert json.loads(out.read_text())["recipe"] == BEST == "unheard-trio"
+    assert json.loads(out.read_text())["recipe"] == BEST == "unheard-resnets"
     # trained on one data set alone (the synthetic speakers' place), tested on all of another
     other = tone_folder(tmp_path / "others", speakers=("dan", "eve"), takes=1)
     main(["--data", str(other), "--test-data", str(folder), "--recipe", "ours", "--out", str(out)])
