@@ -27,7 +27,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +36,12 @@ DATA = "/work/shared/data/fsdd/recordings"
 
 
 def _key(recipe) -> str:
-    fields = {k: v for k, v in asdict(recipe).items() if k != "description"}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    """A short hash of what a member's numbers depend on: its fields that differ from their defaults (so
+    that a field added later, at its default, keeps the bank)."""
+    defaults = {f.name: f.default for f in fields(recipe) if f.default is not MISSING}
+    changed = {k: v for k, v in asdict(recipe).items()
+               if k != "description" and not (k in defaults and v == defaults[k])}
+    return hashlib.sha256(json.dumps(changed, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def bank_path(bank: Path, member: str, seed: int, held: str, train: list[str]) -> Path:
