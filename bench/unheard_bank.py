@@ -56,9 +56,8 @@ def train_member(task: tuple) -> str:
     import torch
 
     from hw5lib.data import audio
-    from hw5lib.digits.training import adapt_batch_norm, predict
     from hw5lib.digits.models import model_spec
-    from hw5lib.digits.unheard import train_and_test_speakers
+    from hw5lib.digits.unheard import adapted_ensemble, train_and_test_speakers
 
     torch.set_num_threads(1)
     out = bank_path(Path(bank), member, seed, held, train)
@@ -68,17 +67,10 @@ def train_member(task: tuple) -> str:
     data = audio.load_digits(data_dir, progress=False, report=lambda message: None)
     result = train_and_test_speakers(data, [held], member, seed=seed, train_speakers=train, keep_probabilities=True,
                                      keep_networks=True)
-    multiple = model_spec(result["model"]).pad_multiple
-
-    def probabilities(networks):
-        logits = sum(torch.softmax(torch.from_numpy(predict(n, result["test_set"], multiple=multiple)).double(), 1)
-                     for n in networks)
-        return (logits / len(networks)).numpy()
-
-    adapted = [adapt_batch_norm(n, result["test_set"], multiple=multiple) for n in result["networks"]]
-    has_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in result["networks"][0].modules())
-    np.savez(out.with_suffix(".tmp.npz"), plain=result["probabilities"], labels=result["labels"],
-             adapted=probabilities(adapted) if has_norm else np.zeros(0))
+    test = result["test_set"]  # AdaBN's scores too (for a model without batch norm, the plain ones again)
+    adapted = adapted_ensemble(result["networks"], test, np.full(len(test), held), "adapted",
+                               model_spec(result["model"]).pad_multiple, "cpu")
+    np.savez(out.with_suffix(".tmp.npz"), plain=result["probabilities"], labels=result["labels"], adapted=adapted)
     os.replace(out.with_suffix(".tmp.npz"), out)
     return f"{out.name}: {100 * result['accuracy']:.1f}% in {time.perf_counter() - began:.0f} s"
 
@@ -86,17 +78,9 @@ def train_member(task: tuple) -> str:
 def folds(speakers: list[str], outer: bool = False) -> dict[str, list[str]]:
     """held-out validation speaker -> the three speakers its fold trains on, one per outer fold; with
     ``outer``, each test speaker -> the four speakers its leave-one-speaker-out fold trains on."""
-    from hw5lib.digits.unheard import inner_speaker
+    from hw5lib.digits.unheard import loso_runs
 
-    out = {}
-    for test in speakers:
-        others = [s for s in speakers if s != test]
-        if outer:
-            out[test] = others
-            continue
-        held = inner_speaker(test, others)
-        out[held] = [s for s in others if s != held]
-    return out
+    return {tested: training for _, tested, training in loso_runs(speakers, outer=outer, nested=not outer)}
 
 
 def families(resnets: int, variants: bool) -> list[tuple[str, list[tuple[str, int, str, float]]]]:

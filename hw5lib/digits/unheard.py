@@ -270,7 +270,7 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
         networks.append(network)
         runs.append(run)
     test_speaker_of = speakers[test_idx]
-    own = partial(_adapted_ensemble, test=test, speaker_of=test_speaker_of, how=chosen.norm_adaptation,
+    own = partial(adapted_ensemble, test=test, speaker_of=test_speaker_of, how=chosen.norm_adaptation,
                   multiple=spec.pad_multiple, device=device)
     members = [float((own([n]).argmax(1) == test.labels).mean())
                for n in networks] if len(networks) > 1 or chosen.partner is not None else []
@@ -330,7 +330,7 @@ def _without_speakers(extra, extra_features: SequenceSet, names: Sequence[str]):
     return kept, extra_features.subset(keep)
 
 
-def _adapted_ensemble(networks, test: SequenceSet, speaker_of: np.ndarray, how: str, multiple: int,
+def adapted_ensemble(networks, test: SequenceSet, speaker_of: np.ndarray, how: str, multiple: int,
                       device: str) -> np.ndarray:
     """:func:`_ensemble` of ``networks`` on ``test``, with ``how`` = "adapted" each speaker's clips
     scored by the networks' batch-norm statistics re-estimated on that speaker's clips alone, and
@@ -419,14 +419,7 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
     extra_features = _features(extra, kind, progress, chosen.high_pass) if extra is not None else None
     common = dict(recipe=chosen, device=device, seed=seed, progress=progress and jobs == 1,
                   checkpoint_dir=checkpoint_dir, features=features, extra=extra, extra_features=extra_features)
-    runs = []  # (test speaker of the fold, the speaker tested, its training speakers)
-    for speaker in folds:
-        others = [s for s in known if s != speaker]
-        if outer:
-            runs.append((speaker, speaker, others))
-        if nested:
-            held = inner_speaker(speaker, others)
-            runs.append((speaker, held, [s for s in others if s != held]))
+    runs = loso_runs(known, folds, outer=outer, nested=nested)
     tasks = [(data, [tested], {**common, "train_speakers": training}) for _, tested, training in runs]
     if jobs == 1:
         results = [_run(task) for task in tasks]
@@ -450,6 +443,23 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
             row["seconds"] += result["seconds"]
         study.folds.append(row)
     return {**study.summary(), "folds": study.folds}
+
+
+def loso_runs(speakers: Sequence[str], folds: Sequence[str] | None = None, outer: bool = True,
+              nested: bool = False) -> list[tuple[str, str, list[str]]]:
+    """The training runs of a leave-one-speaker-out study over ``speakers``, fold by fold (``folds``:
+    the test speakers, default all): (the fold's test speaker, the speaker tested, the speakers
+    trained on), the fold itself with ``outer`` and its validation run (:func:`inner_speaker`
+    held out, never the fold's test speaker) with ``nested``."""
+    runs = []
+    for speaker in speakers if folds is None else folds:
+        others = [s for s in speakers if s != speaker]
+        if outer:
+            runs.append((speaker, speaker, others))
+        if nested:
+            held = inner_speaker(speaker, others)
+            runs.append((speaker, held, [s for s in others if s != held]))
+    return runs
 
 
 def _run(task) -> dict:
