@@ -85,12 +85,17 @@ LEVERS = {
                       {"high_pass": 200.0}),
     "unheard-resnets": ("three unheard ResNets, plain and batch-norm-adapted to the test speaker, averaged",
                         "unheard-resnets", {}),
+    "unheard-resnets+self": ("unheard-resnets + one round of self-training: the test clips the ensemble gives at "
+                             "least 0.9 join the training set with their predicted digit, 4 more epochs",
+                             "unheard-resnets", {"adapt_rounds": 1, "adapt_epochs": 4}),
+    "unheard-resnets-balanced": ("three unheard ResNets, each speaker's clips balanced over the digits (a session "
+                                 "that asks for each digit in turn)", "unheard-resnets-balanced", {}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
     "lstm+unheard": ("the report's LSTM 2x64 (MFCCs: no trimming/floor) with the unheard recipe, one seed", "unheard",
                      {"model": "lstm_2x64", "trim_db": None, "floor_db": None, "lifter": None, "seeds": 1}),
 }
 OUTER_FIELDS = ("model", "seeds", "normalisation", "trim_db", "floor_db", "lifter", "crowd", "adapt_rounds",
-                "adapt_epochs", "adapt_threshold", "adapt_lr")
+                "adapt_epochs", "adapt_threshold", "adapt_lr", "norm_adaptation", "balance")
 MEMBER_FIELDS = ("high_pass",)  # recipe fields that change every member of an ensemble, as training fields do
 
 

@@ -3,6 +3,8 @@ every member's predicted probabilities on each fold's held-out *training* speake
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/unheard_bank.py --members unheard,unheard-lstm,unheard-resnet:5 \\
         --jobs 2 --out bench/unheard_bank.jsonl
+    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard_bank.py --members unheard,unheard-lstm,unheard-resnet:5 \\
+        --outer --balanced   # + every family balanced over the digits, validation and test
 
 Each member (a recipe of ``hw5lib.digits.unheard.RECIPES`` without partners; ``name:N`` for seeds
 0 to N-1, each its own network) is trained once per leave-one-speaker-out fold on 3 of the fold's 4
@@ -100,7 +102,11 @@ def families(resnets: int, variants: bool) -> list[tuple[str, list[tuple[str, in
     return out
 
 
-def score(bank: Path, plan: dict, family) -> dict:
+def score(bank: Path, plan: dict, family, balance: bool = False) -> dict:
+    """Accuracy per held-out speaker of ``family``'s averaged probabilities; with ``balance`` each speaker's
+    clips assigned as if every digit was said equally often (``hw5lib.digits.unheard.balanced``)."""
+    from hw5lib.digits.unheard import balanced
+
     per = {}
     for held, train in plan.items():
         total, labels = 0.0, None
@@ -108,6 +114,7 @@ def score(bank: Path, plan: dict, family) -> dict:
             z = np.load(bank_path(bank, member, seed, held, train))
             total = total + weight * z[kind]
             labels = z["labels"]
+        total = balanced(total) if balance else total
         per[held] = float((np.argmax(total, 1) == labels).mean())
     worst = min(per, key=per.get)
     return {"mean": float(np.mean(list(per.values()))), "worst": per[worst], "worst_speaker": worst,
@@ -123,6 +130,9 @@ def main(argv=None):
     parser.add_argument("--bank", default=None, help="where the probabilities are kept (default: the hw5lib cache)")
     parser.add_argument("--jobs", type=int, default=1, help="trainings at once, one thread each")
     parser.add_argument("--no-adapted", action="store_true", help="score only the plain families")
+    parser.add_argument("--balanced", action="store_true",
+                        help="also score every family with each speaker's clips balanced over the digits "
+                             "(the recipes' balance=True: for sessions that ask for each digit in turn)")
     parser.add_argument("--outer", action="store_true",
                         help="also train and score the leave-one-speaker-out folds themselves (4 speakers train, "
                              "the 5th is tested): the test column, never used to choose")
@@ -149,12 +159,15 @@ def main(argv=None):
           + " | ".join(f"held out: {h}" for h in plan) + (" | LOSO mean / worst (%) | " + " | ".join(test) if test
                                                            else "")
           + " |\n|---|---|" + "---|" * (len(plan) + (1 + len(test) if test else 0)))
-    for name, family in families(resnets, not args.no_adapted):
-        row = {"family": name, "members": family, **score(bank, plan, family), "command": "bench/unheard_bank.py"}
+    scored = [(name + ", balanced" * balance, family, balance) for balance in (False, True)[:1 + args.balanced]
+              for name, family in families(resnets, not args.no_adapted)]
+    for name, family, balance in scored:
+        row = {"family": name, "members": family, **score(bank, plan, family, balance), "balanced": balance,
+               "command": "bench/unheard_bank.py" + " --balanced" * balance}
         line = (f"| {name} | {100 * row['mean']:.1f} / {100 * row['worst']:.1f} | "
                 + " | ".join(f"{100 * row['per_speaker'][h]:.1f}" for h in plan) + " |")
         if test:
-            row["test"] = score(bank, test, family)
+            row["test"] = score(bank, test, family, balance)
             line += (f" {100 * row['test']['mean']:.1f} / {100 * row['test']['worst']:.1f} | "
                      + " | ".join(f"{100 * row['test']['per_speaker'][t]:.1f}" for t in test) + " |")
         rows.append(row)

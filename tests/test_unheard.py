@@ -2,6 +2,7 @@
 cannot do), per-speaker CMVN reads only the speaker's own frames, and train_and_test_speakers /
 loso answer bad inputs with one sentence and a tiny run with the promised keys."""
 
+import os
 import re
 from dataclasses import replace
 
@@ -146,6 +147,34 @@ def test_adapt_batch_norm_relearns_only_the_statistics_from_the_new_clips():
     assert copied is not lstm and all(torch.equal(a, b) for a, b in zip(lstm.parameters(), copied.parameters()))
 
 
+# --- balanced decoding ---------------------------------------------------------------------------
+
+def test_balanced_gives_every_digit_the_same_share_as_optimal_transport_does():
+    for library in ("TENSORFLOW", "JAX", "CUPY"):
+        os.environ.setdefault(f"POT_BACKEND_DISABLE_{library}", "1")
+    import ot
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.full(10, 0.3), size=40)
+    even = unheard.balanced(p)
+    assert np.allclose(even.sum(1), 1) and np.allclose(even.sum(0), 4, atol=1e-4)  # 40 clips, 10 digits
+    plan = ot.sinkhorn(np.full(40, 1 / 40), np.full(10, 1 / 10), -np.log(p), 1.0, stopThr=1e-12, numItermax=100_000)
+    assert np.allclose(even, plan / plan.sum(1, keepdims=True), atol=1e-5)
+    # a voice whose sixes the networks hear as eights: eight holds 20 clips, six none
+    said = np.repeat(np.arange(10), 10)
+    skewed = np.full((100, 10), 0.01)
+    skewed[np.arange(100), said] = 0.9
+    sixes = said == 6
+    skewed[sixes, 8], skewed[sixes, 6] = 0.6, 0.3
+    skewed /= skewed.sum(1, keepdims=True)
+    assert (skewed.argmax(1)[sixes] == 8).all()
+    assert (unheard.balanced(skewed).argmax(1) == said).all()  # the sixes go back to six, the eights stay
+    assert np.array_equal(unheard.balanced(np.eye(10)[said] * 0.9 + 0.01).argmax(1), said)  # already even: kept
+    with pytest.raises(D.DigitsError) as error:
+        unheard.balanced(np.ones(10))
+    assert "(clips, classes)" in one_sentence(error)
+
+
 # --- per-speaker CMVN -----------------------------------------------------------------------------
 
 def test_speaker_cmvn_uses_only_each_speakers_own_frames():
@@ -274,6 +303,12 @@ def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
     alone = [train_and_test_speakers(data, ["cy"], recipe, keep_probabilities=True)["probabilities"]
              for recipe in (TINY, replace(TINY, model="mean_mlp"), replace(TINY, model="mean_mlp", seeds=2))]
     assert np.allclose(trio["probabilities"], (alone[0] + alone[1] + 2 * alone[2]) / 4, atol=1e-5)
+    # balanced over the digits: each test speaker's clips on their own, the networks untouched
+    level = train_and_test_speakers(data, ["bob", "cy"], replace(TINY, balance=True), train_speakers=["ann"],
+                                    keep_probabilities=True)
+    free = train_and_test_speakers(data, ["bob", "cy"], TINY, train_speakers=["ann"], keep_probabilities=True)
+    for rows in (np.arange(20), np.arange(20, 40)):
+        assert np.allclose(level["probabilities"][rows], unheard.balanced(free["probabilities"][rows]), atol=1e-5)
     assert three["n_train"] == 30 and three["n_test"] == 20 and three["seeds"] == 2
     assert three["adaptation"][0]["pseudo_labelled"] > 0
 
