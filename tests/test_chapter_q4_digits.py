@@ -92,6 +92,10 @@ def test_what_machine_voices_teach_is_told_from_the_numbers():
     assert "from 46.0% (theo) to 85.0% (jackson)" in en and "80% on every speaker is not met" in en
     assert "reaches 97.0%" in en and en.startswith("The unheard trio (a CNN, the report's LSTM 2x64 and a ResNet")
     assert "own unlabelled clips (adaptation" in en  # the trio standardises each real speaker by its own clips
+    assert set(chapter.MACHINE_RECIPES.values()) <= set(chapter.MACHINE_RECIPE_WORDS)  # what the chapter trains
+    resnets = chapter.machine_finding(dict(MACHINE, recipe="unheard-resnets"), 0.97, "en")
+    assert resnets.startswith("Three unheard ResNets (each scored") and "adaptation" in resnets
+    assert chapter.machine_finding(dict(MACHINE, recipe="unheard-resnets"), 0.97, "fa").startswith("سه ResNet")
     ours = chapter.machine_finding(dict(MACHINE, recipe="ours"), 0.97, "en")  # a recipe without words of its own
     assert ours.startswith("The recipe `ours`, which heard only") and "adaptation" not in ours
     assert "  " not in ours and "  " not in en
