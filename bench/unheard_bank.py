@@ -121,6 +121,36 @@ def score(bank: Path, plan: dict, family, balance: bool = False) -> dict:
             "per_speaker": per}
 
 
+def skew_check(bank: Path, plan: dict, family, ratios=(1, 1.5, 2, 3, 5, 10), draws: int = 20) -> list[dict]:
+    """How wrong the balanced decoding's prior (every digit said equally often) may be before it costs
+    accuracy: each held-out speaker's clips thinned so that the digits' counts fall evenly from all of
+    them to 1/ratio of them (digits in a random order, ``draws`` times), then scored per clip and
+    balanced. Returns one row per ratio: mean and worst speaker (over the draws' mean), both ways."""
+    from hw5lib.digits.unheard import balanced
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for ratio in ratios:
+        per = {"plain": {}, "balanced": {}}
+        for held, train in plan.items():
+            total, labels = 0.0, None
+            for member, seed, kind, weight in family:
+                z = np.load(bank_path(bank, member, seed, held, train))
+                total, labels = total + weight * z[kind], z["labels"]
+            scores = {"plain": [], "balanced": []}
+            for _ in range(draws):
+                shares = np.linspace(1, 1 / ratio, 10)[rng.permutation(10)]
+                keep = np.concatenate([rng.permutation(np.flatnonzero(labels == d))[:max(1, round(
+                    shares[d] * np.sum(labels == d)))] for d in range(10)])
+                scores["plain"].append(np.mean(total[keep].argmax(1) == labels[keep]))
+                scores["balanced"].append(np.mean(balanced(total[keep]).argmax(1) == labels[keep]))
+            for way in per:
+                per[way][held] = float(np.mean(scores[way]))
+        rows.append({"ratio": ratio, **{f"{way}_{k}": float(f(list(per[way].values()))) for way in per
+                                        for k, f in (("mean", np.mean), ("worst", min))}})
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", default="unheard,unheard-lstm,unheard-resnet:5",
@@ -137,6 +167,9 @@ def main(argv=None):
                         help="also train and score the leave-one-speaker-out folds themselves (4 speakers train, "
                              "the 5th is tested): the test column, never used to choose")
     parser.add_argument("--out", default=None, help="append one JSON line per family here")
+    parser.add_argument("--skew", default=None, metavar="FAMILY",
+                        help="also score this family on clips whose digits are not said equally often (how far "
+                             "the balanced decoding's prior may be off), e.g. '3 ResNets'")
     args = parser.parse_args(argv)
     from hw5lib.data import audio
 
@@ -172,6 +205,14 @@ def main(argv=None):
                      + " | ".join(f"{100 * row['test']['per_speaker'][t]:.1f}" for t in test) + " |")
         rows.append(row)
         print(line, flush=True)
+    if args.skew:
+        family = dict(families(resnets, not args.no_adapted))[args.skew]
+        print("\n| most said / least said digit | per clip: mean / worst (%) | balanced: mean / worst (%) |"
+              "\n|---|---|---|")
+        for fold, name in ((plan, "validation"), (test, "test")):
+            for row in skew_check(bank, fold, family) if fold else []:
+                print(f"| {name}, {row['ratio']:g} | {100 * row['plain_mean']:.1f} / {100 * row['plain_worst']:.1f} | "
+                      f"{100 * row['balanced_mean']:.1f} / {100 * row['balanced_worst']:.1f} |", flush=True)
     if args.out:
         with open(args.out, "a") as handle:
             handle.writelines(json.dumps(row) + "\n" for row in rows)
