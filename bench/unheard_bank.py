@@ -151,6 +151,51 @@ def skew_check(bank: Path, plan: dict, family, ratios=(1, 1.5, 2, 3, 5, 10), dra
     return rows
 
 
+def _probabilities(bank: Path, held: str, train: list[str], family) -> tuple[np.ndarray, np.ndarray]:
+    total, labels = 0.0, None
+    for member, seed, kind, weight in family:
+        z = np.load(bank_path(bank, member, seed, held, train))
+        total, labels = total + weight * z[kind], z["labels"]
+    return total / sum(weight for *_, weight in family), labels
+
+
+def class_bias(probabilities: np.ndarray, labels: np.ndarray, ridge: float = 0.01) -> np.ndarray:
+    """The per-digit log-probability offsets that best fit ``labels`` (maximum likelihood of
+    softmax(log p + b), a small ridge on b): how much more or less a family says each digit to a voice
+    it has not heard than it should."""
+    from scipy.optimize import minimize
+
+    logs = np.log(np.clip(probabilities, 1e-12, None))
+
+    def loss(b):
+        z = logs + b
+        z = z - np.logaddexp.reduce(z, axis=1, keepdims=True)
+        return -z[np.arange(len(labels)), labels].mean() + ridge * np.sum(b ** 2)
+
+    return minimize(loss, np.zeros(logs.shape[1])).x
+
+
+def calibration_check(bank: Path, plan: dict, test: dict, family) -> dict:
+    """Per clip, no prior on the test speaker's digits: the family's probabilities shifted by
+    :func:`class_bias` fitted on held-out *training* speakers. On the validation folds the bias of each
+    comes from the four other validation folds pooled; on each test fold from its own nested validation
+    speaker (the training speaker it holds out). {split: {speaker: (before, after)}}."""
+    def accuracy(p, y, b):
+        return float(((np.log(np.clip(p, 1e-12, None)) + b).argmax(1) == y).mean())
+
+    out = {"validation": {}, "test": {}}
+    scored = {held: _probabilities(bank, held, train, family) for held, train in plan.items()}
+    for held, (p, y) in scored.items():
+        others = [scored[h] for h in scored if h != held]
+        b = class_bias(np.concatenate([o[0] for o in others]), np.concatenate([o[1] for o in others]))
+        out["validation"][held] = (accuracy(p, y, 0), accuracy(p, y, b))
+    for tested, train in test.items():
+        inner = next(h for h, t in plan.items() if h != tested and tested not in t)
+        p, y = _probabilities(bank, tested, train, family)
+        out["test"][tested] = (accuracy(p, y, 0), accuracy(p, y, class_bias(*scored[inner])))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", default="unheard,unheard-lstm,unheard-resnet:5",
@@ -167,6 +212,9 @@ def main(argv=None):
                         help="also train and score the leave-one-speaker-out folds themselves (4 speakers train, "
                              "the 5th is tested): the test column, never used to choose")
     parser.add_argument("--out", default=None, help="append one JSON line per family here")
+    parser.add_argument("--calibrate", default=None, metavar="FAMILY",
+                        help="also score this family with per-digit offsets fitted on held-out training speakers "
+                             "(per clip, no prior on the test speaker's digits), e.g. '3 ResNets'")
     parser.add_argument("--skew", default=None, metavar="FAMILY",
                         help="also score this family on clips whose digits are not said equally often (how far "
                              "the balanced decoding's prior may be off), e.g. '3 ResNets'")
@@ -205,6 +253,14 @@ def main(argv=None):
                      + " | ".join(f"{100 * row['test']['per_speaker'][t]:.1f}" for t in test) + " |")
         rows.append(row)
         print(line, flush=True)
+    if args.calibrate:
+        checked = calibration_check(bank, plan, test, dict(families(resnets, not args.no_adapted))[args.calibrate])
+        for split, per in checked.items():
+            if per:
+                print(f"\n{args.calibrate}, {split}, offsets fitted on held-out training speakers: "
+                      + ", ".join(f"{s} {100 * a:.1f} -> {100 * b:.1f}" for s, (a, b) in per.items())
+                      + f"; mean {100 * np.mean([a for a, _ in per.values()]):.1f} -> "
+                        f"{100 * np.mean([b for _, b in per.values()]):.1f}", flush=True)
     if args.skew:
         family = dict(families(resnets, not args.no_adapted))[args.skew]
         print("\n| most said / least said digit | per clip: mean / worst (%) | balanced: mean / worst (%) |"
