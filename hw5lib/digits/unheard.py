@@ -11,6 +11,8 @@ floored, speed / vocal-tract-length / tempo perturbation, SpecAugment, the synth
 the same recipe for the LSTM and the ResNet, ensembles of them (``unheard-duo``, ``unheard-trio``)
 and :data:`BEST`, ``unheard-resnets``: three ResNets, each also scored with its batch-norm
 statistics re-estimated on the test speaker's unlabelled clips (``norm_adaptation``).
+``unheard-resnets-balanced`` assigns each test speaker's clips to the digits as if every digit was
+said equally often (``balance``, :func:`balanced`): for sessions known to be so, never the default.
 
 Normalisation ``speaker`` standardises every clip by its own speaker's statistics
 (:func:`~hw5lib.digits.sets.speaker_cmvn`). For the test speaker these come from its unlabelled
