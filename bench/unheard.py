@@ -87,7 +87,7 @@ LEVERS = {
                         "unheard-resnets", {}),
     "unheard-resnets+self": ("unheard-resnets + one round of self-training: the test clips the ensemble gives at "
                              "least 0.9 join the training set with their predicted digit, 4 more epochs",
-                             "unheard-resnets", {"adapt_rounds": 1, "adapt_epochs": 4}),
+                             "unheard-resnets-self", {}),
     "unheard-resnets-balanced": ("three unheard ResNets, each speaker's clips balanced over the digits (a session "
                                  "that asks for each digit in turn)", "unheard-resnets-balanced", {}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),

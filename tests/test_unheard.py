@@ -311,6 +311,12 @@ def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
         assert np.allclose(level["probabilities"][rows], unheard.balanced(free["probabilities"][rows]), atol=1e-5)
     assert three["n_train"] == 30 and three["n_test"] == 20 and three["seeds"] == 2
     assert three["adaptation"][0]["pseudo_labelled"] > 0
+    # no clip sure enough to learn from: the round is recorded and the networks stay as trained
+    plain = train_and_test_speakers(data, ["cy"], TINY, keep_probabilities=True)
+    unsure = train_and_test_speakers(data, ["cy"], replace(TINY, adapt_rounds=1, adapt_threshold=1 - 1e-12),
+                                     keep_probabilities=True)
+    assert unsure["adaptation"] == [{"round": 1, "pseudo_labelled": 0, "pseudo_accuracy": None}]
+    assert np.array_equal(unsure["probabilities"], plain["probabilities"])
 
 
 def test_loso_holds_out_every_speaker_and_validates_on_a_training_speaker(tmp_path, monkeypatch):
@@ -338,6 +344,12 @@ def test_named_recipes_are_valid():
     assert {"report", "ours", "unheard", "unheard-lstm", "unheard-duo", "unheard-trio", "unheard-resnets"} <= set(
         RECIPES)
     assert RECIPES["unheard-resnets"].seeds == 3 and RECIPES["unheard-resnets"].model == "resnet"
+    # the default adds one round of self-training to the three ResNets, and nothing else
+    assert replace(RECIPES["unheard-resnets-self"], adapt_rounds=0, adapt_epochs=5,
+                   description="") == replace(RECIPES["unheard-resnets"], description="")
+    balanced = RECIPES["unheard-resnets-balanced"]  # the family the bank chose: plain, no AdaBN, balanced
+    assert balanced.balance and balanced.norm_adaptation == "none" and balanced.seeds == 3
+    assert not any(RECIPES[name].balance for name in RECIPES if name != "unheard-resnets-balanced")
     # a training change reaches every member of an ensemble, named or given, and leaves the members' models
     shorter = RECIPES["unheard-trio"].with_training(epochs=3, equalise=0.5)
     assert [m.training.epochs for m in (shorter, *shorter.partner)] == [3, 3, 3]
@@ -485,7 +497,7 @@ def test_the_command_tests_named_speakers_and_writes_what_it_promises(tmp_path, 
     main(["--data", str(folder), "--test-speakers", "cy", "--out", str(out)])
     from hw5lib.digits.unheard import BEST
 
-    assert json.loads(out.read_text())["recipe"] == BEST == "unheard-resnets"
+    assert json.loads(out.read_text())["recipe"] == BEST == "unheard-resnets-self"
     # trained on one data set alone (the synthetic speakers' place), tested on all of another
     other = tone_folder(tmp_path / "others", speakers=("dan", "eve"), takes=1)
     main(["--data", str(other), "--test-data", str(folder), "--recipe", "ours", "--out", str(out)])
