@@ -171,8 +171,9 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--folds", default=None,
                         help="comma-separated test speakers whose folds run (default: every speaker's); with "
                              "--validation-only a quick look at the validation of those folds alone")
-    parser.add_argument("--jobs", type=int, default=1, help="trainings at once, each in its own process and thread "
-                                                             "(the numbers do not change; minutes are then CPU time)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="networks trained at once, each in its own process and thread "
+                             "(the numbers do not change; minutes are then CPU time)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", default="/work/shared/data/fsdd/recordings")

@@ -319,6 +319,22 @@ def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
     assert np.array_equal(unsure["probabilities"], plain["probabilities"])
 
 
+def test_networks_trained_at_once_give_the_numbers_of_one_at_a_time(tmp_path, monkeypatch):
+    # seeds, a partner and a self-training round, each network in a process of its own: seeded, so the same
+    monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
+    torch.set_num_threads(1)
+    recipe = replace(TINY, seeds=2, adapt_rounds=1, adapt_epochs=1, adapt_threshold=0.05, norm_adaptation="both",
+                     model="resnet", partner=replace(TINY, model="mean_mlp"))
+    one, two = (train_and_test_speakers(tone_digits(), ["cy"], recipe, keep_probabilities=True, jobs=jobs)
+                for jobs in (1, 2))
+    assert one["adaptation"][0]["pseudo_labelled"] > 0 and len(one["member_accuracy"]) == 3
+    assert np.array_equal(one["probabilities"], two["probabilities"])
+    assert (one["member_accuracy"], one["adaptation"]) == (two["member_accuracy"], two["adaptation"])
+    with pytest.raises(D.DigitsError) as error:
+        train_and_test_speakers(tone_digits(), ["cy"], TINY, jobs=0)
+    assert "jobs is the number of trainings" in one_sentence(error)
+
+
 def test_loso_holds_out_every_speaker_and_validates_on_a_training_speaker(tmp_path, monkeypatch):
     monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
     torch.set_num_threads(1)
@@ -327,8 +343,9 @@ def test_loso_holds_out_every_speaker_and_validates_on_a_training_speaker(tmp_pa
     assert study["worst"] == min(study["per_speaker"].values())
     for row in study["folds"]:
         assert row["inner_speaker"] != row["speaker"]
-    # two runs at once, each in its own process: the same numbers as one at a time
-    parallel = loso(tone_digits(), TINY, nested=True, jobs=2)
+    # two networks at once, each in its own process, the folds' networks queued together: the same numbers
+    parallel = loso(tone_digits(), replace(TINY, seeds=2), nested=True, jobs=2)
+    study = loso(tone_digits(), replace(TINY, seeds=2), nested=True)
     assert [(r["speaker"], r["accuracy"], r["inner_speaker"], r["inner_accuracy"]) for r in parallel["folds"]] == [
         (r["speaker"], r["accuracy"], r["inner_speaker"], r["inner_accuracy"]) for r in study["folds"]]
     with pytest.raises(D.DigitsError) as error:
@@ -528,6 +545,9 @@ def test_the_command_refuses_a_missing_folder_and_both_test_options(tmp_path, ti
     with pytest.raises(SystemExit) as stopped:
         main(["--data", str(tmp_path / "nowhere"), "--test-speakers", "ann"])
     assert stopped.value.code == 2 and "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        main(["--data", str(tone_folder(tmp_path / "tones")), "--test-speakers", "ann", "--jobs", "0"])
+    assert stopped.value.code == 2 and "jobs is the number of trainings" in capsys.readouterr().err
     folder = tone_folder(tmp_path / "tones")
     with pytest.raises(SystemExit) as stopped:
         main(["--data", str(folder), "--test-speakers", "ann", "--test-data", str(folder)])

@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         help="mask random feature bands and time spans of each training clip (with --test-data)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="with a named recipe: train this many of its networks at once, each in its own process "
+                             "with one thread (the same numbers as one at a time)")
     parser.add_argument("--checkpoint-dir", default=None)
     parser.add_argument("--out", default=None, help="write the outcome here as JSON")
     args = parser.parse_args(argv)
@@ -107,13 +110,14 @@ def _outcome(args, recipe: Recipe, device: str, talk: bool) -> dict:
     if args.test_speakers is not None:  # unheard speakers of the same data
         names = [name.strip() for name in args.test_speakers.split(",") if name.strip()]
         return train_and_test_speakers(digits, names, args.recipe or BEST, model=args.model, device=device,
-                                       seed=args.seed, progress=talk, checkpoint_dir=args.checkpoint_dir)
+                                       seed=args.seed, progress=talk, checkpoint_dir=args.checkpoint_dir,
+                                       jobs=args.jobs)
     if args.test_data is not None:
         test = load(args.test_data, None, None, args.seed, talk)
         if args.recipe is not None:  # a named recipe, trained on --data alone
             return train_and_test_speakers(test, test.speaker_names, args.recipe, model=args.model, device=device,
                                            seed=args.seed, progress=talk, train_speakers=[], extra=digits,
-                                           checkpoint_dir=args.checkpoint_dir)
+                                           checkpoint_dir=args.checkpoint_dir, jobs=args.jobs)
         outcome = cross_domain(args.model or "lstm_2x64", digits, test, recipe, args.normalisation or "utterance",
                                spec_augment=args.spec_augment, device=device, checkpoint_dir=args.checkpoint_dir,
                                progress=talk)

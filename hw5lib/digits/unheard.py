@@ -32,9 +32,10 @@ them on, and :func:`lever_study` measures each alone and all together (the Q4 ch
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -225,7 +226,7 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
                             train_speakers: Sequence[str] | None = None, checkpoint_dir=None,
                             features: SequenceSet | None = None, extra=None,
                             extra_features: SequenceSet | None = None, keep_probabilities: bool = False,
-                            keep_networks: bool = False) -> dict:
+                            keep_networks: bool = False, jobs: int = 1, trainings: Callable | None = None) -> dict:
     """Train ``recipe`` (a name in :data:`RECIPES` or a :class:`SpeakerRecipe`; ``model`` replaces
     its model) on every clip of ``train_speakers`` (default: every speaker not tested; ``[]`` with
     ``extra``: on ``extra`` alone, e.g. synthetic speakers only) of ``data``
@@ -241,9 +242,22 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     model's kind) when they are already at hand. ``extra`` (another DigitSet, e.g. the synthetic
     crowd of :mod:`hw5lib.data.crowd`; its features ``extra_features``) joins every training set,
     its speakers normalised as the recipe says, and is never tested; without it, a recipe's
-    ``crowd`` is loaded (:func:`crowd_clips`)."""
+    ``crowd`` is loaded (:func:`crowd_clips`).
+
+    ``jobs`` > 1 trains that many of the recipe's networks (its seeds, its partners' and their
+    self-training) at once, each in its own process with one thread: the same numbers as one at a
+    time, since every network is seeded. ``trainings`` (a ``map``-like callable) runs them instead;
+    :func:`loso` hands every fold the same pool's, so that networks of different folds train side
+    by side."""
     from sklearn.metrics import confusion_matrix
 
+    if trainings is None:
+        with networks_at_once(jobs) as trainings:
+            return train_and_test_speakers(data, test_speakers, recipe, model=model, device=device, seed=seed,
+                                           progress=progress, train_speakers=train_speakers,
+                                           checkpoint_dir=checkpoint_dir, features=features, extra=extra,
+                                           extra_features=extra_features, keep_probabilities=keep_probabilities,
+                                           keep_networks=keep_networks, trainings=trainings)
     name = recipe if isinstance(recipe, str) else "custom"
     chosen = recipe_named(recipe)
     if model is not None:
@@ -282,20 +296,19 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
         features = features.map(partial(lifter, keep=chosen.lifter))
     train, test = _normalised(features, speakers, train_idx, test_idx, chosen.normalisation)
     began = time.perf_counter()
-    networks, runs = [], []
-    for offset in range(chosen.seeds):
-        run = replace(chosen.training, seed=seed + offset)
-        network = build_model(chosen.model, features.n_features, seed=run.seed)
-        fit(network, train, None, run, model_name=chosen.model, checkpoint_dir=checkpoint_dir, device=device,
-            pad_multiple=spec.pad_multiple, progress=progress, feature=spec.feature)
-        networks.append(network)
-        runs.append(run)
     test_speaker_of = speakers[test_idx]
     own = partial(adapted_ensemble, test=test, speaker_of=test_speaker_of, how=chosen.norm_adaptation,
                   multiple=spec.pad_multiple, device=device)
-    members = [float((own([n]).argmax(1) == test.labels).mean())
-               for n in networks] if len(networks) > 1 or chosen.partner is not None else []
-    probabilities = own(networks) * chosen.seeds
+    runs = [replace(chosen.training, seed=seed + offset) for offset in range(chosen.seeds)]
+    options = dict(model_name=chosen.model, device=device, pad_multiple=spec.pad_multiple,
+                   progress=progress and trainings is map, feature=spec.feature)
+    trained = list(trainings(_train_network, [
+        (None, chosen.model, features.n_features, train, run, {**options, "checkpoint_dir": checkpoint_dir}, own)
+        for run in runs]))
+    networks = [network for network, _ in trained]
+    members = [float((scored.argmax(1) == test.labels).mean())
+               for _, scored in trained] if len(networks) > 1 or chosen.partner is not None else []
+    probabilities = sum(scored for _, scored in trained)  # own(networks) x seeds: each network weighs the same
     partners = chosen.partner if isinstance(chosen.partner, tuple) else (chosen.partner,) * (chosen.partner is not None)
     votes = chosen.seeds
     for partner in map(recipe_named, partners):
@@ -303,7 +316,7 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             raise DigitsError("A partner recipe cannot have a partner of its own.")
         other = train_and_test_speakers(data, tested, partner, device=device, seed=seed, progress=progress,
                                         train_speakers=training, checkpoint_dir=checkpoint_dir, extra=extra,
-                                        keep_probabilities=True)
+                                        keep_probabilities=True, trainings=trainings)
         members.append(other["accuracy"])
         probabilities = probabilities + other["probabilities"] * partner.seeds  # one vote per network
         votes += partner.seeds
@@ -319,12 +332,12 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             break
         pseudo = SequenceSet([test.sequences[i] for i in confident], guessed)
         joint = SequenceSet(train.sequences + pseudo.sequences, np.concatenate([train.labels, pseudo.labels]))
-        for network, run in zip(networks, runs):
-            fit(network, joint, None, replace(run, epochs=chosen.adapt_epochs, lr=chosen.adapt_lr,
-                                              seed=run.seed + 1000 * (round_ + 1)),
-                model_name=chosen.model, device=device, pad_multiple=spec.pad_multiple, progress=progress,
-                feature=spec.feature)
-        probabilities = own(networks)
+        trained = list(trainings(_train_network, [
+            (network, chosen.model, features.n_features, joint,
+             replace(run, epochs=chosen.adapt_epochs, lr=chosen.adapt_lr, seed=run.seed + 1000 * (round_ + 1)),
+             options, own) for network, run in zip(networks, runs)]))
+        networks = [network for network, _ in trained]
+        probabilities = sum(scored for _, scored in trained) / len(trained)  # own(networks)
     if chosen.balance:
         for speaker in tested:
             mine = test_speaker_of == speaker
@@ -340,6 +353,40 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             "adaptation": adaptation, "member_accuracy": members, "n_extra": 0 if extra is None else len(extra),
             **({"probabilities": probabilities, "labels": test.labels} if keep_probabilities else {}),
             **({"networks": networks, "test_set": test} if keep_networks else {})}
+
+
+def _train_network(task) -> tuple:
+    """One network of a recipe, built from its seed (or given, to train further), trained, and scored
+    on the test clips by ``score`` (its ``adapted_ensemble``): (the network, its probabilities)."""
+    network, model, n_features, train, run, options, score = task
+    _one_thread_in_a_worker()
+    if network is None:
+        network = build_model(model, n_features, seed=run.seed)
+    fit(network, train, None, run, **options)
+    return network, score([network])
+
+
+def _one_thread_in_a_worker() -> None:
+    import multiprocessing
+
+    if multiprocessing.current_process().name != "MainProcess":
+        torch.set_num_threads(1)  # one core per network: several train at once
+
+
+@contextmanager
+def networks_at_once(jobs: int) -> Iterator[Callable]:
+    """A ``map`` that trains ``jobs`` networks at once, each in its own process (spawned: no state
+    shared with this one) with one thread; the built-in ``map`` for one job."""
+    if jobs < 1:
+        raise DigitsError(f"jobs is the number of trainings at once and must be at least 1, got {jobs}.")
+    if jobs == 1:
+        yield map
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool.map
 
 
 def _without_speakers(extra, extra_features: SequenceSet, names: Sequence[str]):
@@ -450,8 +497,9 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
     all the others and test on it. With ``nested``, each fold also trains on all but its
     :func:`inner_speaker` (never its test speaker) and tests on that one: the validation score on
     which recipes are compared; ``outer=False`` runs only those. ``extra`` clips (a DigitSet, e.g.
-    the synthetic crowd) join every training set. ``jobs`` > 1 trains that many runs at once, each
-    in its own process with one thread (the same numbers as one at a time: every run is seeded).
+    the synthetic crowd) join every training set. ``jobs`` > 1 trains that many networks at once,
+    each in its own process with one thread (the same numbers as one at a time: every network is
+    seeded), every fold's networks queued together so that no core waits on a fold's last one.
     Returns :meth:`Study.summary` with the folds."""
     chosen = recipe_named(recipe)
     if model is not None:
@@ -472,13 +520,13 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
     runs = loso_runs(known, folds, outer=outer, nested=nested)
     tasks = [(data, [tested], {**common, "train_speakers": training}) for _, tested, training in runs]
     if jobs == 1:
-        results = [_run(task) for task in tasks]
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        results = [train_and_test_speakers(data, tested, **options) for data, tested, options in tasks]
+    else:  # every run in a thread of its own here; their networks train in the shared pool of processes
+        from concurrent.futures import ThreadPoolExecutor
 
-        with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(_run, tasks))
+        with networks_at_once(jobs) as trainings, ThreadPoolExecutor(len(tasks)) as runs_at_once:
+            results = list(runs_at_once.map(
+                lambda task: train_and_test_speakers(task[0], task[1], **task[2], trainings=trainings), tasks))
     study = Study(recipe if isinstance(recipe, str) else "custom", chosen.model)
     for speaker in folds:
         row = {"speaker": speaker, "seconds": 0.0, "accuracy": float("nan")}
@@ -510,16 +558,6 @@ def loso_runs(speakers: Sequence[str], folds: Sequence[str] | None = None, outer
             held = inner_speaker(speaker, others)
             runs.append((speaker, held, [s for s in others if s != held]))
     return runs
-
-
-def _run(task) -> dict:
-    """One training run of :func:`loso` (in a worker process when it runs several at once)."""
-    import multiprocessing
-
-    data, tested, options = task
-    if multiprocessing.current_process().name != "MainProcess":
-        torch.set_num_threads(1)  # one core per run: several run at once
-    return train_and_test_speakers(data, tested, **options)
 
 
 # --- the levers of the unheard recipe, one at a time and together ----------------------------------
