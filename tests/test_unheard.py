@@ -328,6 +328,7 @@ def test_networks_trained_at_once_give_the_numbers_of_one_at_a_time(tmp_path, mo
     one, two = (train_and_test_speakers(tone_digits(), ["cy"], recipe, keep_probabilities=True, jobs=jobs)
                 for jobs in (1, 2))
     assert one["adaptation"][0]["pseudo_labelled"] > 0 and len(one["member_accuracy"]) == 3
+    assert 0 < one["network_seconds"] <= one["seconds"] and two["network_seconds"] > 0 and one["crowd"] is None
     assert np.array_equal(one["probabilities"], two["probabilities"])
     assert (one["member_accuracy"], one["adaptation"]) == (two["member_accuracy"], two["adaptation"])
     with pytest.raises(D.DigitsError) as error:
@@ -399,9 +400,10 @@ def test_a_crowd_never_brings_the_test_speakers_voice(tmp_path, monkeypatch):
     """Synthetic data's speakers are the crowd's own first speakers: their clips leave the crowd."""
     monkeypatch.setenv("HW5LIB_CACHE", str(tmp_path))
     torch.set_num_threads(1)
-    crowd = tone_digits(("cy", "zed"), takes=1)
+    crowd = replace(tone_digits(("cy", "zed"), takes=1), origin={"crowd": {"catalogue_key": "0123", "skipped": []}})
     result = train_and_test_speakers(tone_digits(), ["cy"], TINY, train_speakers=["ann"], extra=crowd)
     assert result["n_train"] == 20 + 10 and result["n_extra"] == 10  # zed's ten clips, none of cy's
+    assert result["crowd"] == {"catalogue_key": "0123", "skipped": []}  # which voices trained it, on the record
     alone = train_and_test_speakers(tone_digits(), ["cy"], TINY, train_speakers=["ann"],
                                     extra=tone_digits(("cy",), takes=1))
     assert alone["n_train"] == 20 and alone["n_extra"] == 0

@@ -234,8 +234,11 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
 
     Returns ``accuracy`` (0-1 over the test clips), ``per_speaker`` (name -> accuracy), ``n_test``,
     ``n_train``, ``model``, ``recipe``, the speakers, ``confusion`` (true x predicted counts),
-    ``parameters``, ``seconds`` and ``seeds``; with ``keep_probabilities`` also ``probabilities``
-    (an (n_test, 10) array) and the test ``labels`` in the same order, to combine models; with
+    ``parameters``, ``crowd`` (what :mod:`hw5lib.data.crowd` made the synthetic speakers of, when
+    there are some: its voices depend on the speech engines installed), ``seconds`` (wall time),
+    ``network_seconds`` (the networks' training and scoring, each timed on its own core, summed) and
+    ``seeds``; with ``keep_probabilities`` also ``probabilities`` (an (n_test, 10) array) and the
+    test ``labels`` in the same order, to combine models; with
     ``keep_networks`` also the trained ``networks`` (this recipe's own, not its partners') and the
     normalised ``test_set`` they were tested on.
     ``features`` may give the clips' features (of the
@@ -305,10 +308,11 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     trained = list(trainings(_train_network, [
         (None, chosen.model, features.n_features, train, run, {**options, "checkpoint_dir": checkpoint_dir}, own)
         for run in runs]))
-    networks = [network for network, _ in trained]
+    networks = [network for network, _, _ in trained]
+    network_seconds = sum(seconds for _, _, seconds in trained)
     members = [float((scored.argmax(1) == test.labels).mean())
-               for _, scored in trained] if len(networks) > 1 or chosen.partner is not None else []
-    probabilities = sum(scored for _, scored in trained)  # own(networks) x seeds: each network weighs the same
+               for _, scored, _ in trained] if len(networks) > 1 or chosen.partner is not None else []
+    probabilities = sum(scored for _, scored, _ in trained)  # own(networks) x seeds: each network weighs the same
     partners = chosen.partner if isinstance(chosen.partner, tuple) else (chosen.partner,) * (chosen.partner is not None)
     votes = chosen.seeds
     for partner in map(recipe_named, partners):
@@ -318,6 +322,7 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
                                         train_speakers=training, checkpoint_dir=checkpoint_dir, extra=extra,
                                         keep_probabilities=True, trainings=trainings)
         members.append(other["accuracy"])
+        network_seconds += other["network_seconds"]
         probabilities = probabilities + other["probabilities"] * partner.seeds  # one vote per network
         votes += partner.seeds
     probabilities = probabilities / votes
@@ -336,8 +341,9 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             (network, chosen.model, features.n_features, joint,
              replace(run, epochs=chosen.adapt_epochs, lr=chosen.adapt_lr, seed=run.seed + 1000 * (round_ + 1)),
              options, own) for network, run in zip(networks, runs)]))
-        networks = [network for network, _ in trained]
-        probabilities = sum(scored for _, scored in trained) / len(trained)  # own(networks)
+        networks = [network for network, _, _ in trained]
+        network_seconds += sum(seconds for _, _, seconds in trained)
+        probabilities = sum(scored for _, scored, _ in trained) / len(trained)  # own(networks)
     if chosen.balance:
         for speaker in tested:
             mine = test_speaker_of == speaker
@@ -349,21 +355,25 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             "per_speaker": {s: float(right[test_speaker_of == s].mean()) for s in tested},
             "train_speakers": training, "test_speakers": tested,
             "confusion": confusion_matrix(test.labels, predicted, labels=list(range(N_CLASSES))).tolist(),
-            "parameters": count_parameters(networks[0]), "seconds": time.perf_counter() - began, "device": device,
+            "parameters": count_parameters(networks[0]), "seconds": time.perf_counter() - began,
+            "network_seconds": network_seconds, "device": device,
             "adaptation": adaptation, "member_accuracy": members, "n_extra": 0 if extra is None else len(extra),
+            "crowd": None if extra is None else extra.origin.get("crowd"),  # which voices: they shape every number
             **({"probabilities": probabilities, "labels": test.labels} if keep_probabilities else {}),
             **({"networks": networks, "test_set": test} if keep_networks else {})}
 
 
 def _train_network(task) -> tuple:
     """One network of a recipe, built from its seed (or given, to train further), trained, and scored
-    on the test clips by ``score`` (its ``adapted_ensemble``): (the network, its probabilities)."""
+    on the test clips by ``score`` (its ``adapted_ensemble``): (the network, its probabilities, the
+    seconds this took)."""
     network, model, n_features, train, run, options, score = task
     _one_thread_in_a_worker()
+    began = time.perf_counter()
     if network is None:
         network = build_model(model, n_features, seed=run.seed)
     fit(network, train, None, run, **options)
-    return network, score([network])
+    return network, score([network]), time.perf_counter() - began
 
 
 def _one_thread_in_a_worker() -> None:
@@ -455,7 +465,8 @@ def _ensemble(networks, data: SequenceSet, multiple: int, device: str) -> np.nda
 
 @dataclass
 class Study:
-    """A leave-one-speaker-out study: one row per fold (test speaker, its accuracy, seconds, and
+    """A leave-one-speaker-out study: one row per fold (test speaker, its accuracy, its networks'
+    seconds of training and scoring summed over their cores, and
     with nested validation the held-out training speaker and its accuracy)."""
 
     recipe: str
@@ -538,9 +549,9 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
                            member_accuracy=result["member_accuracy"])
             else:
                 row.update(inner_speaker=tested, inner_accuracy=result["accuracy"])
-            row["seconds"] += result["seconds"]
+            row["seconds"] += result["network_seconds"]
         study.folds.append(row)
-    return {**study.summary(), "folds": study.folds}
+    return {**study.summary(), "crowd": next((r["crowd"] for r in results if r["crowd"]), None), "folds": study.folds}
 
 
 def loso_runs(speakers: Sequence[str], folds: Sequence[str] | None = None, outer: bool = True,
