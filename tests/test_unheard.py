@@ -409,6 +409,24 @@ def test_a_crowd_never_brings_the_test_speakers_voice(tmp_path, monkeypatch):
     assert alone["n_train"] == 20 and alone["n_extra"] == 0
 
 
+
+def test_a_crowd_of_other_voices_than_the_measured_one_is_used_with_a_warning(monkeypatch):
+    import warnings
+
+    from hw5lib.digits import unheard
+
+    def crowd_of(voices):
+        return lambda *args, **kwargs: replace(tone_digits(("zed",), takes=1), origin={"crowd": {
+            "catalogue_key": "0123", "engines": voices}})
+
+    monkeypatch.setattr(audio, "load_digits", crowd_of({"espeak-ng": 368, "piper": 1}))
+    with pytest.warns(UserWarning, match=r"other voices \(espeak-ng 368, piper 1\) than .* \(espeak-ng 368, "):
+        assert unheard.crowd_clips(2, 1).speaker_names == ["zed"]
+    monkeypatch.setattr(audio, "load_digits", crowd_of(dict(unheard.MEASURED_VOICES)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unheard.crowd_clips(2, 1)
+
 # --- the levers of the unheard recipe ---------------------------------------------------------------
 
 def test_every_lever_together_is_the_unheard_recipe_and_none_is_the_chapters():
