@@ -140,6 +140,25 @@ def settings(recipe: SpeakerRecipe, nested: bool) -> dict:
     return json.loads(json.dumps({"recipe": fields, "nested": nested}))
 
 
+def crowd_voices(recipe: SpeakerRecipe) -> dict | None:
+    """The voices per engine that ``recipe``'s synthetic crowd is dealt from on this machine (None
+    without a crowd): a row measured on other voices is another crowd's number, not this machine's."""
+    if recipe.crowd is None:
+        return None
+    from collections import Counter
+
+    from hw5lib.data.crowd import available_voices
+
+    return dict(Counter(voice.engine for voice in available_voices()[0]))
+
+
+def crowd_words(row: dict) -> str:
+    """A row's crowd in a table: its voices per engine, "not recorded" before rows recorded it."""
+    if "crowd" not in row:
+        return "not recorded"
+    return "none" if row["crowd"] is None else ", ".join(f"{k} {v}" for k, v in row["crowd"]["engines"].items())
+
+
 def percent(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}"
 
@@ -147,13 +166,14 @@ def percent(x: float | None) -> str:
 def table(rows: list[dict]) -> str:
     speakers = sorted({s for row in rows for s in row["per_speaker"]})  # a validation-only row tests none
     lines = ["| lever | what changes | epochs | validation mean / worst (nested) | LOSO mean | worst speaker | "
-             + " | ".join(speakers) + " | minutes |",
-             "|---" * (7 + len(speakers)) + "|"]
+             + " | ".join(speakers) + " | minutes | crowd |",
+             "|---" * (8 + len(speakers)) + "|"]
     for row in rows:
         inner = (f"{percent(row['inner_mean'])} / {percent(row['inner_worst'])}" if "inner_mean" in row else "")
         lines.append(f"| {row['lever']} | {row['words']} | {row['epochs']} | {inner} | {percent(row['mean'])} | "
                      f"{percent(row['worst'])} ({row['worst_speaker']}) | "
-                     + " | ".join(percent(row["per_speaker"].get(s)) for s in speakers) + f" | {row['minutes']:.1f} |")
+                     + " | ".join(percent(row["per_speaker"].get(s)) for s in speakers)
+                     + f" | {row['minutes']:.1f} | {crowd_words(row)} |")
     return "\n".join(lines)
 
 
@@ -197,7 +217,9 @@ def main(argv=None) -> list[dict]:
         nested = args.nested or args.validation_only
         key = {**settings(recipe, nested), **({"validation_only": True} if args.validation_only else {}),
                **({"folds": folds} if folds else {})}
-        previous = [row for row in done if row["lever"] == name and row["settings"] == key and row["seed"] == args.seed]
+        here = crowd_voices(recipe)
+        previous = [row for row in done if row["lever"] == name and row["settings"] == key and row["seed"] == args.seed
+                    and (row.get("crowd") or {}).get("engines") == here]
         if previous:
             rows.append(previous[-1])
             print(f"{name}: already measured", flush=True)
