@@ -170,10 +170,11 @@ BEST = "unheard-resnets-self"
 """The recipe chosen on held-out *training* speakers, never on a test speaker: the command line's
 default. Of the recipes whose leave-one-speaker-out study fits in 30 minutes on 2 cores
 (``loso(jobs=2)``), the one with the best validation worst speaker among those at least 95% on
-average: 96.1% mean, 91.2% worst, against 95.5% / 89.2% for ``unheard-resnets`` without the
-self-training round and the trio's 94.6% / 85.4% (bench/unheard.md, "Ensembles by family" and
-"Self-training the three ResNets"). ``unheard-resnets-balanced`` validates higher but assumes what
-a speaker says (every digit equally often), so it is never the default."""
+average: 95.8% mean, 90.8% worst, against 95.1% / 88.6% for ``unheard-resnets`` without the
+self-training round (with the crowd of :data:`MEASURED_VOICES`; 96.1 / 91.2 against 95.5 / 89.2 on
+the first machine's crowd), and the trio's 94.6% / 85.4% (bench/unheard.md, "Ensembles by family"
+and "Self-training the three ResNets"). ``unheard-resnets-balanced`` validates higher but assumes
+what a speaker says (every digit equally often), so it is never the default."""
 
 
 def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
