@@ -568,6 +568,9 @@ def test_the_command_refuses_a_missing_folder_and_both_test_options(tmp_path, ti
     with pytest.raises(SystemExit) as stopped:
         main(["--data", str(tone_folder(tmp_path / "tones")), "--test-speakers", "ann", "--jobs", "0"])
     assert stopped.value.code == 2 and "jobs is the number of trainings" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:  # the plain training loop has no networks to share out
+        main(["--data", str(tone_folder(tmp_path / "tones")), "--jobs", "2"])
+    assert stopped.value.code == 2 and "--jobs trains a named recipe's networks" in capsys.readouterr().err
     folder = tone_folder(tmp_path / "tones")
     with pytest.raises(SystemExit) as stopped:
         main(["--data", str(folder), "--test-speakers", "ann", "--test-data", str(folder)])

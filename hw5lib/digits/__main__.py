@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
                     noise=args.noise, seed=args.seed)
     if args.test_speakers is not None and args.test_data is not None:
         parser.error("give --test-speakers (speakers of --data) or --test-data (another data set), not both")
+    if args.jobs != 1 and args.test_speakers is None and (args.test_data is None or args.recipe is None):
+        parser.error("--jobs trains a named recipe's networks at once: give it with --test-speakers, or with "
+                     "--test-data and --recipe")
     try:
         result = _outcome(args, recipe, device, rank == 0)
     except (DigitsError, AudioError) as error:

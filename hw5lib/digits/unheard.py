@@ -386,8 +386,11 @@ def _train_network(task) -> tuple:
     """One network of a recipe, built from its seed (or given, to train further), trained, and scored
     on the test clips by ``score`` (its ``adapted_ensemble``): (the network, its probabilities, the
     seconds this took)."""
+    import multiprocessing
+
     network, model, n_features, train, run, options, score = task
-    _one_thread_in_a_worker()
+    if multiprocessing.current_process().name != "MainProcess":
+        torch.set_num_threads(1)  # one core per network: several train at once
     began = time.perf_counter()
     if network is None:
         network = build_model(model, n_features, seed=run.seed)
@@ -395,19 +398,16 @@ def _train_network(task) -> tuple:
     return network, score([network]), time.perf_counter() - began
 
 
-def _one_thread_in_a_worker() -> None:
-    import multiprocessing
-
-    if multiprocessing.current_process().name != "MainProcess":
-        torch.set_num_threads(1)  # one core per network: several train at once
+def _check_jobs(jobs: int) -> None:
+    if jobs < 1:
+        raise DigitsError(f"jobs is the number of trainings at once and must be at least 1, got {jobs}.")
 
 
 @contextmanager
 def networks_at_once(jobs: int) -> Iterator[Callable]:
     """A ``map`` that trains ``jobs`` networks at once, each in its own process (spawned: no state
     shared with this one) with one thread; the built-in ``map`` for one job."""
-    if jobs < 1:
-        raise DigitsError(f"jobs is the number of trainings at once and must be at least 1, got {jobs}.")
+    _check_jobs(jobs)
     if jobs == 1:
         yield map
         return
@@ -534,8 +534,7 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
     chosen = recipe_named(recipe)
     if model is not None:
         chosen = replace(chosen, model=model)
-    if jobs < 1:
-        raise DigitsError(f"jobs is the number of trainings at once and must be at least 1, got {jobs}.")
+    _check_jobs(jobs)  # before the features are made
     known = sorted(set(np.asarray(data.speakers).tolist()))
     folds = _check_speakers(known if speakers is None else speakers, known, "test")
     if len(known) < (3 if nested else 2):
@@ -549,14 +548,17 @@ def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None
                   checkpoint_dir=checkpoint_dir, features=features, extra=extra, extra_features=extra_features)
     runs = loso_runs(known, folds, outer=outer, nested=nested)
     tasks = [(data, [tested], {**common, "train_speakers": training}) for _, tested, training in runs]
-    if jobs == 1:
-        results = [train_and_test_speakers(data, tested, **options) for data, tested, options in tasks]
-    else:  # every run in a thread of its own here; their networks train in the shared pool of processes
-        from concurrent.futures import ThreadPoolExecutor
+    with networks_at_once(jobs) as trainings:
+        def one(task) -> dict:
+            return train_and_test_speakers(task[0], task[1], **task[2], trainings=trainings)
 
-        with networks_at_once(jobs) as trainings, ThreadPoolExecutor(len(tasks)) as runs_at_once:
-            results = list(runs_at_once.map(
-                lambda task: train_and_test_speakers(task[0], task[1], **task[2], trainings=trainings), tasks))
+        if jobs == 1:  # here, one after another
+            results = list(map(one, tasks))
+        else:  # every run in a thread of its own here; their networks train in the shared pool of processes
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(tasks)) as runs_at_once:
+                results = list(runs_at_once.map(one, tasks))
     study = Study(recipe if isinstance(recipe, str) else "custom", chosen.model)
     for speaker in folds:
         row = {"speaker": speaker, "seconds": 0.0, "accuracy": float("nan")}
