@@ -35,7 +35,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import partial, wraps
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -240,12 +240,28 @@ def _normalised(features: SequenceSet, speakers: np.ndarray, train_idx: np.ndarr
     return fitted, others[0]
 
 
+def _in_a_pool(function: Callable) -> Callable:
+    """``function`` (which takes ``jobs`` and ``trainings``, a ``map``-like callable) given
+    :func:`networks_at_once`'s ``map`` for ``jobs`` when it is called without ``trainings``: every
+    other argument passes through untouched, so none can be dropped on the way."""
+
+    @wraps(function)
+    def run(*args, jobs: int = 1, trainings: Callable | None = None, **kwargs):
+        if trainings is not None:
+            return function(*args, jobs=jobs, trainings=trainings, **kwargs)
+        with networks_at_once(jobs) as trainings:
+            return function(*args, jobs=jobs, trainings=trainings, **kwargs)
+
+    return run
+
+
+@_in_a_pool
 def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | SpeakerRecipe = "unheard",
                             model: str | None = None, device: str = "cpu", seed: int = 0, progress: bool = False,
                             train_speakers: Sequence[str] | None = None, checkpoint_dir=None,
                             features: SequenceSet | None = None, extra=None,
                             extra_features: SequenceSet | None = None, keep_probabilities: bool = False,
-                            keep_networks: bool = False, jobs: int = 1, trainings: Callable | None = None) -> dict:
+                            keep_networks: bool = False, *, jobs: int = 1, trainings: Callable | None = None) -> dict:
     """Train ``recipe`` (a name in :data:`RECIPES` or a :class:`SpeakerRecipe`; ``model`` replaces
     its model) on every clip of ``train_speakers`` (default: every speaker not tested; ``[]`` with
     ``extra``: on ``extra`` alone, e.g. synthetic speakers only) of ``data``
@@ -273,13 +289,6 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     by side."""
     from sklearn.metrics import confusion_matrix
 
-    if trainings is None:
-        with networks_at_once(jobs) as trainings:
-            return train_and_test_speakers(data, test_speakers, recipe, model=model, device=device, seed=seed,
-                                           progress=progress, train_speakers=train_speakers,
-                                           checkpoint_dir=checkpoint_dir, features=features, extra=extra,
-                                           extra_features=extra_features, keep_probabilities=keep_probabilities,
-                                           keep_networks=keep_networks, trainings=trainings)
     name = recipe if isinstance(recipe, str) else "custom"
     chosen = recipe_named(recipe)
     if model is not None:
