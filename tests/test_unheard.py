@@ -575,3 +575,42 @@ def test_the_command_refuses_a_missing_folder_and_both_test_options(tmp_path, ti
     with pytest.raises(SystemExit) as stopped:
         main(["--data", str(folder), "--test-speakers", "ann", "--test-data", str(folder)])
     assert stopped.value.code == 2 and "not both" in capsys.readouterr().err
+
+
+class _BandProbe(torch.nn.Module):
+    """Sure of digit 0 in proportion to the mean of log-mel band 18 (nothing else moves its logits)."""
+
+    def forward(self, x, lengths):
+        logits = torch.zeros(len(x), 10)
+        logits[:, 0] = 10 * x[:, :, 18].mean(1)
+        return logits
+
+
+def test_speaker_warps_pick_per_speaker_the_factor_the_networks_are_surest_of():
+    # ann's energy sits in band 20, bob's in band 18: the probe is surest when it hears band 18, so ann's clips are
+    # warped down in frequency (a factor under 1 reads band 18 from higher up) and bob's stay as they are
+    frames = {"ann": np.zeros((12, 40), np.float32), "bob": np.zeros((12, 40), np.float32)}
+    frames["ann"][:, 20], frames["bob"][:, 18] = 1.0, 1.0
+    test = D.SequenceSet([frames["ann"]] * 3 + [frames["bob"]] * 3, np.zeros(6, int))
+    who = np.array(["ann"] * 3 + ["bob"] * 3)
+    factors = unheard.vtln_factors(0.15)
+    assert factors == (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15) and unheard.vtln_factors(0.0) == ()
+    warped, chosen = unheard.speaker_warps([_BandProbe()], test, who, factors, "log_mel", 1, "cpu")
+    assert chosen["ann"] < 1.0 and chosen["bob"] == 1.0
+    assert warped.sequences[0][:, 18].mean() > 0.5 > test.sequences[0][:, 18].mean()  # ann moved towards band 18
+    assert np.array_equal(warped.sequences[4], test.sequences[4]) and np.array_equal(warped.labels, test.labels)
+    # adapted_ensemble scores the warped clips: the probe is surer of ann than without the warp
+    sure = unheard.adapted_ensemble([_BandProbe()], test, who, "none", 1, "cpu", warps=factors)
+    unsure = unheard.adapted_ensemble([_BandProbe()], test, who, "none", 1, "cpu")
+    assert sure[0, 0] > unsure[0, 0] and np.allclose(sure[3:], unsure[3:])
+
+
+def test_a_recipe_with_vtln_trains_and_its_bad_values_are_refused():
+    data = tone_digits()
+    result = train_and_test_speakers(data, ["cy"], replace(TINY, vtln=0.1), keep_probabilities=True)
+    assert result["n_test"] == 20 and np.allclose(result["probabilities"].sum(1), 1)
+    assert RECIPES["unheard-resnets-self-vtln"].vtln == 0.15
+    for value in (-0.1, 0.5):
+        with pytest.raises(D.DigitsError) as error:
+            replace(TINY, vtln=value)
+        assert "vtln is the largest change of frequency scale tried" in one_sentence(error)

@@ -87,6 +87,10 @@ class SpeakerRecipe:
     # (:func:`balanced`): true of a recording session that asks for each digit in turn (FSDD's), false of a
     # speaker heard saying whatever they like. Reads no label; off by default.
     balance: bool = False
+    # Test-time vocal-tract-length normalisation (:func:`speaker_warps`): each test speaker's clips frequency-warped
+    # by the factor within 1 +- ``vtln`` (steps of VTLN_STEP) that its networks are surest of on that speaker's
+    # unlabelled clips. Adaptation of the same kind as per-speaker CMVN; 0 is off.
+    vtln: float = 0.0
 
     def __post_init__(self):
         spec = model_spec(self.model)
@@ -105,6 +109,10 @@ class SpeakerRecipe:
         if self.norm_adaptation not in NORM_ADAPTATIONS:
             raise DigitsError(f"Unknown norm_adaptation {self.norm_adaptation!r}; choose one of "
                               f"{', '.join(NORM_ADAPTATIONS)}.")
+        if not 0 <= self.vtln <= 0.3:
+            raise DigitsError(f"vtln is the largest change of frequency scale tried (0 to 0.3), got {self.vtln}.")
+        if self.vtln and spec.feature not in ("log_mel", "mfcc"):
+            raise DigitsError(f"vtln warps log-mel or MFCC features, and {self.model} reads {spec.feature}.")
         if self.adapt_rounds < 0 or self.adapt_epochs < 1 or not 0 < self.adapt_threshold < 1:
             raise DigitsError("Self-training needs adapt_rounds >= 0, adapt_epochs >= 1 and 0 < adapt_threshold < 1, "
                               f"got {self.adapt_rounds}, {self.adapt_epochs} and {self.adapt_threshold}.")
@@ -160,6 +168,11 @@ RECIPES["unheard-resnets-self"] = replace(
     description="unheard-resnets, then one round of self-training: the test clips the ensemble gives at least 0.9 "
                 "join the training set with their predicted digit and every ResNet trains 4 more epochs (chosen on "
                 "nested validation, see bench/unheard.md)")
+RECIPES["unheard-resnets-self-vtln"] = replace(
+    RECIPES["unheard-resnets-self"], vtln=0.15,
+    description="unheard-resnets-self, every test speaker's clips first warped in frequency by the factor in "
+                "0.85-1.15 that the networks are surest of on them (vocal-tract-length normalisation at test time, "
+                "before and after self-training)")
 RECIPES["unheard-resnets-balanced"] = replace(
     RECIPES["unheard-resnet"], seeds=3, balance=True,
     description="three ResNets (seeds 0-2) with the unheard recipe, each test speaker's clips then assigned to the "
@@ -329,7 +342,7 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     began = time.perf_counter()
     test_speaker_of = speakers[test_idx]
     own = partial(adapted_ensemble, test=test, speaker_of=test_speaker_of, how=chosen.norm_adaptation,
-                  multiple=spec.pad_multiple, device=device)
+                  multiple=spec.pad_multiple, device=device, warps=vtln_factors(chosen.vtln), kind=spec.feature)
     runs = [replace(chosen.training, seed=seed + offset) for offset in range(chosen.seeds)]
     options = dict(model_name=chosen.model, device=device, pad_multiple=spec.pad_multiple,
                    progress=progress and trainings is map, feature=spec.feature)
@@ -465,11 +478,54 @@ def balanced(probabilities: np.ndarray, tolerance: float = 1e-6, max_iterations:
     return (plan / plan.sum(1, keepdims=True)).astype(np.asarray(probabilities).dtype)
 
 
+VTLN_STEP = 0.05
+"""The step between the warp factors :func:`speaker_warps` tries (validation picked the same
+factors with steps of 0.025, at twice the cost: bench/unheard.md)."""
+
+
+def vtln_factors(vtln: float) -> tuple[float, ...]:
+    """The warp factors a recipe's ``vtln`` tries: 1 and 1 +- every multiple of :data:`VTLN_STEP` up
+    to ``vtln`` (none for 0)."""
+    reach = int(round(vtln / VTLN_STEP))
+    return tuple(round(1 + k * VTLN_STEP, 3) for k in range(-reach, reach + 1)) if reach else ()
+
+
+def speaker_warps(networks, test: SequenceSet, speaker_of: np.ndarray, factors: Sequence[float], kind: str,
+                  multiple: int, device: str) -> tuple[SequenceSet, dict]:
+    """Vocal-tract-length normalisation at test time: each speaker's clips of ``test`` (features of
+    ``kind``) warped in frequency by the factor of ``factors`` (see
+    :func:`~hw5lib.digits.training.warp_matrix`) under which ``networks`` are surest of them, on
+    average over that speaker's clips (the mean of the ensemble's top probability). A voice whose
+    vocal tract is longer or shorter than the training voices' is moved towards theirs, as VTLN in
+    speech recognisers does by maximum likelihood; no label is read. Returns the warped set (clips
+    in their order) and the factor chosen for each speaker."""
+    from hw5lib.digits.training import warp_matrix
+
+    sequences, chosen = list(test.sequences), {}
+    for speaker in np.unique(speaker_of):
+        rows = np.flatnonzero(speaker_of == speaker)
+        clips = test.subset(rows)
+        tried = {}
+        for factor in factors:
+            matrix = warp_matrix(test.n_features, factor, kind)
+            warped = clips.map(lambda frames: np.ascontiguousarray(frames @ matrix.T, dtype=np.float32))
+            tried[factor] = (float(_ensemble(networks, warped, multiple, device).max(1).mean()), warped)
+        best = max(tried, key=lambda factor: tried[factor][0])
+        chosen[str(speaker)] = best
+        for row, frames in zip(rows, tried[best][1].sequences):
+            sequences[row] = frames
+    return SequenceSet(sequences, test.labels), chosen
+
+
 def adapted_ensemble(networks, test: SequenceSet, speaker_of: np.ndarray, how: str, multiple: int,
-                      device: str) -> np.ndarray:
+                     device: str, warps: Sequence[float] = (), kind: str = "log_mel") -> np.ndarray:
     """:func:`_ensemble` of ``networks`` on ``test``, with ``how`` = "adapted" each speaker's clips
     scored by the networks' batch-norm statistics re-estimated on that speaker's clips alone, and
-    with "both" the plain and the adapted probabilities averaged."""
+    with "both" the plain and the adapted probabilities averaged. With ``warps`` (factors), each
+    speaker's clips are first warped by the one of them the networks are surest of
+    (:func:`speaker_warps`)."""
+    if warps:
+        test, _ = speaker_warps(networks, test, speaker_of, warps, kind, multiple, device)
     plain = _ensemble(networks, test, multiple, device) if how != "adapted" else None
     if how == "none":
         return plain
