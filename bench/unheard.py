@@ -28,7 +28,8 @@ import json
 import shlex
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import MISSING, asdict, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import torch
@@ -143,6 +144,17 @@ def settings(recipe: SpeakerRecipe, nested: bool) -> dict:
     return json.loads(json.dumps({"recipe": fields, "nested": nested}))
 
 
+def same_settings(stored: dict, key: dict) -> bool:
+    """Whether a row measured with ``stored`` settings holds the numbers of ``key``: a recipe field added after
+    the row was measured (missing from it) counts as its default, which is what that row ran."""
+    defaults = {f.name: f.default for f in dataclass_fields(SpeakerRecipe) if f.default is not MISSING}
+    recipe = stored.get("recipe", {})
+    filled = {**stored, "recipe": {**json.loads(json.dumps({k: v for k, v in defaults.items()
+                                                             if k in key.get("recipe", {}) and k not in recipe})),
+                                   **recipe}}
+    return filled == key
+
+
 def crowd_voices(recipe: SpeakerRecipe) -> dict | None:
     """The voices per engine that ``recipe``'s synthetic crowd is dealt from on this machine (None
     without a crowd): a row measured on other voices is another crowd's number, not this machine's."""
@@ -221,8 +233,8 @@ def main(argv=None) -> list[dict]:
         key = {**settings(recipe, nested), **({"validation_only": True} if args.validation_only else {}),
                **({"folds": folds} if folds else {})}
         here = crowd_voices(recipe)
-        previous = [row for row in done if row["lever"] == name and row["settings"] == key and row["seed"] == args.seed
-                    and (row.get("crowd") or {}).get("engines") == here]
+        previous = [row for row in done if row["lever"] == name and same_settings(row["settings"], key)
+                    and row["seed"] == args.seed and (row.get("crowd") or {}).get("engines") == here]
         if previous:
             rows.append(previous[-1])
             print(f"{name}: already measured", flush=True)
