@@ -63,7 +63,7 @@ def validation_networks(keep: Path | None, jobs: int, data_dir: str) -> dict:
 def main(argv=None) -> None:
     from hw5lib.digits import unheard
     from hw5lib.digits.models import model_spec
-    from hw5lib.digits.training import warp_matrix
+    from hw5lib.data.audio import warp_matrix
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=2)

@@ -420,6 +420,45 @@ def log_mel(audio, sample_rate: int, n_mels: int = 40, frame_ms: float = 25.0, h
 FEATURES = {"mfcc": mfcc_sequence, "log_mel": log_mel}
 
 
+def _band_frequencies(n_bands: int, fmax: float) -> np.ndarray:
+    """Centre frequencies (Hz) of librosa's ``n_bands`` mel filters from 0 to ``fmax``, as
+    :func:`hw5lib.data.audio.log_mel` uses them."""
+    import librosa
+
+    return librosa.mel_frequencies(n_bands + 2, fmin=0.0, fmax=fmax)[1:-1]
+
+
+def warp_matrix(n_features: int, factor: float, kind: str = "log_mel", n_mels: int = 40,
+                fmax: float = 4000.0) -> np.ndarray:
+    """The linear map (n_features, n_features) that scales every frequency of a clip's features by
+    ``factor`` (a vocal tract ``1/factor`` times as long): ``warped = frames @ warp_matrix(...).T``.
+
+    For log-mel (``n_features`` mel bands up to ``fmax``), band ``k`` of the warped clip reads the
+    original at frequency ``f_k / factor``, interpolated linearly between bands (clamped at the
+    edges). MFCCs are the orthonormal DCT-II of ``n_mels`` log-mel bands, so their warp is the
+    smoothed log-mel warp seen through the DCT: ``C W C^T`` with ``C`` the first ``n_features``
+    DCT rows."""
+    if not factor > 0:
+        raise AudioError(f"A warp factor must be positive, got {factor}.")
+    bands = n_features if kind == "log_mel" else n_mels
+    centres = _band_frequencies(bands, fmax)
+    source = np.interp(centres / factor, centres, np.arange(bands))  # fractional band read by each band
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, bands - 1)
+    weight = source - low
+    warp = np.zeros((bands, bands))
+    warp[np.arange(bands), low] += 1 - weight
+    warp[np.arange(bands), high] += weight
+    if kind == "log_mel":
+        return warp.astype(np.float32)
+    if kind != "mfcc":
+        raise AudioError(f"Cannot warp features of kind {kind!r}; choose log_mel or mfcc.")
+    from scipy.fft import dct
+
+    cosine = dct(np.eye(bands), type=2, norm="ortho", axis=0)[:n_features]  # (n_features, bands)
+    return (cosine @ warp @ cosine.T).astype(np.float32)
+
+
 def _feature_key(audio: np.ndarray, sample_rate: int, kind: str, params: dict) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
     digest.update(json.dumps({"kind": kind, "rate": sample_rate, "params": params, "v": FEATURE_VERSION},

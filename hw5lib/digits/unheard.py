@@ -499,12 +499,12 @@ def speaker_warps(networks, test: SequenceSet, speaker_of: np.ndarray, factors: 
                   multiple: int, device: str) -> tuple[SequenceSet, dict]:
     """Vocal-tract-length normalisation at test time: each speaker's clips of ``test`` (features of
     ``kind``) warped in frequency by the factor of ``factors`` (see
-    :func:`~hw5lib.digits.training.warp_matrix`) under which ``networks`` are surest of them, on
+    :func:`~hw5lib.data.audio.warp_matrix`) under which ``networks`` are surest of them, on
     average over that speaker's clips (the mean of the ensemble's top probability). A voice whose
     vocal tract is longer or shorter than the training voices' is moved towards theirs, as VTLN in
     speech recognisers does by maximum likelihood; no label is read. Returns the warped set (clips
     in their order) and the factor chosen for each speaker."""
-    from hw5lib.digits.training import warp_matrix
+    from hw5lib.data.audio import warp_matrix
 
     sequences, chosen = list(test.sequences), {}
     for speaker in np.unique(speaker_of):
