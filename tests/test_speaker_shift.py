@@ -144,3 +144,36 @@ def test_speed_copies_are_shorter_when_faster_and_longer_when_slower(tmp_path, m
     original = len(t) / (rate * 0.01)  # frames at a 10 ms hop
     assert slow[0].shape[1] == fast[0].shape[1] == 13
     assert abs(len(slow[0]) - original / 0.8) < 3 and abs(len(fast[0]) - original / 1.25) < 3
+
+
+def test_vtln_by_mmd_undoes_a_longer_vocal_tract():
+    # every speaker says each word as formant bumps over 40 log-mel bands; "d" says them with every frequency
+    # 1.1 times higher (a shorter vocal tract): the warp closest in MMD² after per-speaker CMVN is under 1
+    from scipy.fft import dct
+
+    from hw5lib.chapters import q1_distances as chapter
+    from hw5lib.data.audio import warp_matrix
+
+    rng = np.random.default_rng(0)
+    bands = np.arange(40)
+    words = [rng.uniform(6, 30, size=3) for _ in range(4)]
+    sequences, digits, names = [], [], []
+    for name in ("a", "b", "c", "d"):
+        for word, formants in enumerate(words):
+            for _ in range(8):
+                frames = np.stack([sum(np.exp(-0.5 * ((bands - f - step) / 1.5) ** 2) for f in formants)
+                                   for step in range(10)]) + rng.normal(0, 0.05, (10, 40))
+                if name == "d":
+                    frames = frames @ warp_matrix(40, 1.1).T
+                sequences.append(dct(frames, type=2, norm="ortho", axis=1)[:, :13])
+                digits.append(word)
+                names.append(name)
+    shift = speaker_shift.cross_speaker(sequences, digits, names, methods=["speaker CMVN", "speaker CMVN + VTLN"],
+                                        targets=["d"], max_frames=200, progress=False)
+    chosen = shift.table.set_index("method").loc["speaker CMVN + VTLN"]
+    assert chosen["factor"] in (0.9, 0.95)  # 1 / 1.1, on the grid
+    plain = shift.table.set_index("method").loc["speaker CMVN"]
+    assert chosen["mmd2"] < plain["mmd2"] and np.isnan(plain["factor"])
+    for lang in ("fa", "en"):
+        assert "VTLN" in chapter.vtln_finding(shift, lang)
+    assert "d 0.9" in chapter.vtln_finding(shift, "en")

@@ -114,6 +114,36 @@ def _speaker_cmvn(source, source_speakers, target, options):
     return out, [target_speaker.transform(t) for t in target], None
 
 
+VTLN_FACTORS = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15)
+"""The frequency warps :func:`_speaker_cmvn_vtln` tries on a new speaker, as Q4's
+``hw5lib.digits.unheard.vtln_factors(0.15)``."""
+
+
+class _Warp:
+    """The warp factor a method chose for the new speaker (its ``factor_``)."""
+
+    def __init__(self, factor: float):
+        self.factor_ = factor
+
+
+def _speaker_cmvn_vtln(source, source_speakers, target, options):
+    """Vocal-tract-length normalisation chosen by a distance: the new speaker's MFCCs warped in
+    frequency (:func:`hw5lib.data.audio.warp_matrix`) by each of :data:`VTLN_FACTORS`, per-speaker
+    CMVN after, and the factor kept whose frames are closest to the training speakers' in MMD²
+    (no label read). Q4 picks the same factor by a network's confidence instead."""
+    from hw5lib.data.audio import warp_matrix
+
+    best = None
+    for factor in VTLN_FACTORS:
+        matrix = warp_matrix(np.shape(target[0])[1], factor, "mfcc", fmax=options["fmax"]).astype(float)
+        moved, warped, _ = _speaker_cmvn(source, source_speakers, [np.asarray(t, float) @ matrix.T for t in target],
+                                         options)
+        mmd2 = scaled_distances(_frames_of(moved), _frames_of(warped), options["max_frames"], options["seed"])["mmd2"]
+        if best is None or mmd2 < best[0]:
+            best = (mmd2, moved, warped, factor)
+    return best[1], best[2], _Warp(best[3])
+
+
 def _smooth(source, source_speakers, target, options):
     smooth = alignment.Smooth(width=5)
     return [smooth.transform(s) for s in source], [smooth.transform(t) for t in target], None
@@ -145,6 +175,7 @@ ADAPTATIONS: dict[str, Callable] = {
     "none": _none,
     "utterance CMVN": _utterance_cmvn,
     "speaker CMVN": _speaker_cmvn,
+    "speaker CMVN + VTLN": _speaker_cmvn_vtln,
     "mean-variance matching": _map_target(lambda options: alignment.Standardize(to_target=True)),
     "quantile matching": _map_target(lambda options: alignment.QuantileMatch(seed=options["seed"])),
     "smoothing": _smooth,
@@ -198,7 +229,7 @@ class CrossSpeaker:
 
 def cross_speaker(sequences, digits, speakers, methods: Sequence[str] | None = None, segments: int = 5,
                   max_frames: int = 400, seed: int = 0, targets: Sequence[str] | None = None,
-                  mmd_steps: int = 300, progress: bool = True, copies=None) -> CrossSpeaker:
+                  mmd_steps: int = 300, progress: bool = True, copies=None, sample_rate: int = 8000) -> CrossSpeaker:
     """Leave one speaker out: train on the others, test on that speaker, for every method.
 
     ``targets`` limits which speakers are held out (all by default). ``copies`` (one list per
@@ -226,7 +257,7 @@ def cross_speaker(sequences, digits, speakers, methods: Sequence[str] | None = N
     for target_name, method in progress_bar(jobs, progress, "held-out speakers x methods"):
         test = np.flatnonzero(speakers == target_name)
         train = np.flatnonzero(speakers != target_name)
-        options = {"seed": seed, "mmd_steps": mmd_steps,
+        options = {"seed": seed, "mmd_steps": mmd_steps, "max_frames": max_frames, "fmax": sample_rate / 2,
                    "copies": [[copy[i] for i in train] for copy in copies] if copies else []}
         source, target, fitted = ADAPTATIONS[method]([sequences[i] for i in train], speakers[train],
                                                      [sequences[i] for i in test], options)
@@ -234,7 +265,8 @@ def cross_speaker(sequences, digits, speakers, methods: Sequence[str] | None = N
         labels = np.tile(digits[train], len(source) // len(train))  # a generative method's copies, in order
         model = _classifier().fit(np.stack([segment_means(s, segments) for s in source]), labels)
         accuracy = model.score(np.stack([segment_means(t, segments) for t in target]), digits[test])
-        rows.append({"target": target_name, "method": method, **distance, "accuracy": float(accuracy)})
+        rows.append({"target": target_name, "method": method, **distance, "accuracy": float(accuracy),
+                     "factor": getattr(fitted, "factor_", np.nan)})
         if hasattr(fitted, "loss_curve_"):
             curves[target_name] = fitted.loss_curve_
     return CrossSpeaker(pd.DataFrame(rows), curves)
