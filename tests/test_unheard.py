@@ -362,7 +362,7 @@ def test_named_recipes_are_valid():
     assert {"report", "ours", "unheard", "unheard-lstm", "unheard-duo", "unheard-trio", "unheard-resnets"} <= set(
         RECIPES)
     assert RECIPES["unheard-resnets"].seeds == 3 and RECIPES["unheard-resnets"].model == "resnet"
-    # self-training adds one round to the three ResNets, and nothing else; the default adds the test-time warp to it
+    # the default adds one round of self-training to the three ResNets, and nothing else
     assert replace(RECIPES["unheard-resnets-self"], adapt_rounds=0, adapt_epochs=5,
                    description="") == replace(RECIPES["unheard-resnets"], description="")
     assert replace(RECIPES["unheard-resnets-self-vtln"], vtln=0.0,
@@ -536,7 +536,7 @@ def test_the_command_tests_named_speakers_and_writes_what_it_promises(tmp_path, 
     main(["--data", str(folder), "--test-speakers", "cy", "--out", str(out)])
     from hw5lib.digits.unheard import BEST
 
-    assert json.loads(out.read_text())["recipe"] == BEST == "unheard-resnets-self-vtln"
+    assert json.loads(out.read_text())["recipe"] == BEST == "unheard-resnets-self"
     # trained on one data set alone (the synthetic speakers' place), tested on all of another
     other = tone_folder(tmp_path / "others", speakers=("dan", "eve"), takes=1)
     main(["--data", str(other), "--test-data", str(folder), "--recipe", "ours", "--out", str(out)])

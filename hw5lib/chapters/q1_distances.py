@@ -418,8 +418,8 @@ def generation_finding(summary: pd.DataFrame, lang: str) -> str:
 def vtln_finding(shift, lang: str) -> str:
     """What vocal-tract-length normalisation chosen by MMD² did here, from a :class:`CrossSpeaker`
     with the rows of per-speaker CMVN with and without it: the distance and accuracy of each, and
-    the factor chosen per held-out speaker; Q4's default recipe warps its test speakers the same
-    way, choosing by a network's confidence."""
+    the factor chosen per held-out speaker; Q4's recipe ``unheard-resnets-self-vtln`` warps its
+    test speakers the same way, choosing by the networks' confidence."""
     check_language(lang)
     summary = shift.summary()
     plain, warped = summary.loc["speaker CMVN"], summary.loc["speaker CMVN + VTLN"]
@@ -436,14 +436,15 @@ def vtln_finding(shift, lang: str) -> str:
         return (f"پیچاندن محور بسامد هر گویندهٔ کنار گذاشته (VTLN) با ضریبی از ۰٫۸۵ تا ۱٫۱۵ که پس از CMVN هر گوینده "
                 f"MMD² قاب‌هایش تا قاب‌های آموزش را کمینه می‌کند، فاصلهٔ واسرشتاین را از {num(plain['w1'], '.2f')} به "
                 f"{num(warped['w1'], '.2f')} و دقت را {num(change, '+.1f')} واحد درصد تغییر می‌دهد "
-                f"({num(100 * warped['accuracy'], '.1f')}٪؛ ضریب هر گوینده: {factors}). دستور پیش‌فرض سوال ۴ برای "
-                "صداهای نشنیده همین پیچش را به کار می‌برد، با این تفاوت که ضریب را با اطمینان شبکه برمی‌گزیند.")
+                f"({num(100 * warped['accuracy'], '.1f')}٪؛ ضریب هر گوینده: {factors}). سوال ۴ همین پیچش را روی "
+                "ResNetهای صداهای نشنیده می‌سنجد (دستور unheard-resnets-self-vtln)، با این تفاوت که ضریب را با اطمینان "
+                "شبکه برمی‌گزیند.")
     return (f"Warping each held-out speaker's frequency axis (VTLN) by the factor from 0.85 to 1.15 whose frames, "
             f"after per-speaker CMVN, are closest in MMD² to the training frames moves the Wasserstein distance "
             f"from {num(plain['w1'], '.2f')} to {num(warped['w1'], '.2f')} and accuracy by {num(change, '+.1f')} "
-            f"points (to {num(100 * warped['accuracy'], '.1f')}%; the factor per speaker: {factors}). Q4's default "
-            "recipe for voices never heard warps its test speakers the same way, choosing the factor by a "
-            "network's confidence instead.")
+            f"points (to {num(100 * warped['accuracy'], '.1f')}%; the factor per speaker: {factors}). Q4 measures "
+            "the same warp on its ResNets for voices never heard (recipe unheard-resnets-self-vtln), choosing the "
+            "factor by the networks' confidence instead.")
 
 
 def report_vtln(shift) -> None:
