@@ -92,6 +92,9 @@ LEVERS = {
     "unheard-resnets+self+vtln": ("unheard-resnets+self, each test speaker's clips warped in frequency by the factor "
                                   "in 0.85-1.15 (steps of 0.05) the networks are surest of (test-time VTLN)",
                                   "unheard-resnets-self-vtln", {}),
+    "unheard-resnets+self+vtln-last": ("unheard-resnets+self+vtln with the warp in the final scores only (the "
+                                       "pseudo-labels from unwarped scores: half the warps' cost)",
+                                       "unheard-resnets-self-vtln-last", {}),
     "unheard-resnets-balanced": ("three unheard ResNets, each speaker's clips balanced over the digits (a session "
                                  "that asks for each digit in turn)", "unheard-resnets-balanced", {}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
@@ -99,7 +102,7 @@ LEVERS = {
                      {"model": "lstm_2x64", "trim_db": None, "floor_db": None, "lifter": None, "seeds": 1}),
 }
 OUTER_FIELDS = ("model", "seeds", "normalisation", "trim_db", "floor_db", "lifter", "crowd", "adapt_rounds",
-                "adapt_epochs", "adapt_threshold", "adapt_lr", "norm_adaptation", "balance", "vtln")
+                "adapt_epochs", "adapt_threshold", "adapt_lr", "norm_adaptation", "balance", "vtln", "vtln_pseudo")
 MEMBER_FIELDS = ("high_pass",)  # recipe fields that change every member of an ensemble, as training fields do
 
 

@@ -616,3 +616,12 @@ def test_a_recipe_with_vtln_trains_and_its_bad_values_are_refused():
         with pytest.raises(D.DigitsError) as error:
             replace(TINY, vtln=value)
         assert "vtln is the largest change of frequency scale tried" in one_sentence(error)
+
+
+def test_vtln_on_the_final_scores_only_leaves_the_pseudo_labels_as_without_it():
+    data = tone_digits()
+    selfish = replace(TINY, adapt_rounds=1, adapt_threshold=0.05)  # every clip: its guesses are compared
+    plain = train_and_test_speakers(data, ["cy"], selfish, keep_probabilities=True)
+    last = train_and_test_speakers(data, ["cy"], replace(selfish, vtln=0.1, vtln_pseudo=False), keep_probabilities=True)
+    assert last["adaptation"] == plain["adaptation"] and last["adaptation"][0]["pseudo_labelled"] > 0
+    assert RECIPES["unheard-resnets-self-vtln-last"].vtln_pseudo is False

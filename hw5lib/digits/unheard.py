@@ -94,6 +94,9 @@ class SpeakerRecipe:
     # by the factor within 1 +- ``vtln`` (steps of VTLN_STEP) that its networks are surest of on that speaker's
     # unlabelled clips. Adaptation of the same kind as per-speaker CMVN; 0 is off.
     vtln: float = 0.0
+    # with self-training: whether the scores its pseudo-labels come from are warped too (True), or only the final
+    # scores (False: half the warps' cost)
+    vtln_pseudo: bool = True
 
     def __post_init__(self):
         spec = model_spec(self.model)
@@ -176,6 +179,10 @@ RECIPES["unheard-resnets-self-vtln"] = replace(
     description="unheard-resnets-self, every test speaker's clips first warped in frequency by the factor in "
                 "0.85-1.15 that the networks are surest of on them (vocal-tract-length normalisation at test time, "
                 "before and after self-training)")
+RECIPES["unheard-resnets-self-vtln-last"] = replace(
+    RECIPES["unheard-resnets-self-vtln"], vtln_pseudo=False,
+    description="unheard-resnets-self-vtln with the warp in the final scores only: the self-training's pseudo-labels "
+                "come from unwarped scores (half the warps' cost)")
 RECIPES["unheard-resnets-balanced"] = replace(
     RECIPES["unheard-resnet"], seeds=3, balance=True,
     description="three ResNets (seeds 0-2) with the unheard recipe, each test speaker's clips then assigned to the "
@@ -348,11 +355,16 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     test_speaker_of = speakers[test_idx]
     own = partial(adapted_ensemble, test=test, speaker_of=test_speaker_of, how=chosen.norm_adaptation,
                   multiple=spec.pad_multiple, device=device, warps=vtln_factors(chosen.vtln), kind=spec.feature)
+
+    def scorer(round_: int) -> Callable:  # round 0 scores the networks as trained, round k after k self-trainings
+        return own if chosen.vtln_pseudo or round_ == chosen.adapt_rounds else partial(own, warps=())
+
     runs = [replace(chosen.training, seed=seed + offset) for offset in range(chosen.seeds)]
     options = dict(model_name=chosen.model, device=device, pad_multiple=spec.pad_multiple,
                    progress=progress and trainings is map, feature=spec.feature)
     trained = list(trainings(_train_network, [
-        (None, chosen.model, features.n_features, train, run, {**options, "checkpoint_dir": checkpoint_dir}, own)
+        (None, chosen.model, features.n_features, train, run, {**options, "checkpoint_dir": checkpoint_dir},
+         scorer(0))
         for run in runs]))
     networks = [network for network, _, _ in trained]
     network_seconds = sum(seconds for _, _, seconds in trained)
@@ -386,7 +398,7 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
         trained = list(trainings(_train_network, [
             (network, chosen.model, features.n_features, joint,
              replace(run, epochs=chosen.adapt_epochs, lr=chosen.adapt_lr, seed=run.seed + 1000 * (round_ + 1)),
-             options, own) for network, run in zip(networks, runs)]))
+             options, scorer(round_ + 1)) for network, run in zip(networks, runs)]))
         networks = [network for network, _, _ in trained]
         network_seconds += sum(seconds for _, _, seconds in trained)
         probabilities = sum(scored for _, scored, _ in trained) / len(trained)  # own(networks)
