@@ -123,7 +123,8 @@ def test_q1_on_synthetic_voices_measures_the_shift(tmp_path):
     assert values["drift_detection_delay"] is not None and 0 < values["drift_detection_delay"] < 1000
     assert values["drift_false_alarm_rate"] <= 5
     methods = (run_dir / "tables" / "q1_methods.csv").read_text()
-    assert methods.count("\n") == 11 and "speed" in methods  # header and ten methods, matching by generation too
+    # header and eleven methods, matching by generation and VTLN too
+    assert methods.count("\n") == 12 and "speed" in methods and "VTLN" in methods
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (scripts/setup installs it)")
