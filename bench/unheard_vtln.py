@@ -63,7 +63,6 @@ def validation_networks(keep: Path | None, jobs: int, data_dir: str) -> dict:
 def main(argv=None) -> None:
     from hw5lib.digits import unheard
     from hw5lib.digits.models import model_spec
-    from hw5lib.data.audio import warp_matrix
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=2)
@@ -77,8 +76,7 @@ def main(argv=None) -> None:
     summary = []
     for (fold, held), (networks, test) in runs.items():
         who = np.array([held] * len(test))
-        warped = {f: test.map(lambda x, m=warp_matrix(test.n_features, f, "log_mel"):
-                              np.ascontiguousarray(x @ m.T, dtype=np.float32)) for f in factors}
+        warped = {f: unheard.warp_clips(test, f, "log_mel") for f in factors}
         plain = {f: [unheard.adapted_ensemble([n], warped[f], who, "none", multiple, "cpu") for n in networks]
                  for f in factors}
         scored = {f: unheard.adapted_ensemble(networks, warped[f], who, "both", multiple, "cpu") for f in factors}

@@ -507,6 +507,15 @@ def vtln_factors(vtln: float) -> tuple[float, ...]:
     return tuple(round(1 + k * VTLN_STEP, 3) for k in range(-reach, reach + 1)) if reach else ()
 
 
+def warp_clips(clips: SequenceSet, factor: float, kind: str) -> SequenceSet:
+    """Every clip of ``clips`` (features of ``kind``) warped in frequency by ``factor``
+    (:func:`~hw5lib.data.audio.warp_matrix`), as float32."""
+    from hw5lib.data.audio import warp_matrix
+
+    matrix = warp_matrix(clips.n_features, factor, kind)
+    return clips.map(lambda frames: np.ascontiguousarray(frames @ matrix.T, dtype=np.float32))
+
+
 def speaker_warps(networks, test: SequenceSet, speaker_of: np.ndarray, factors: Sequence[float], kind: str,
                   multiple: int, device: str) -> tuple[SequenceSet, dict]:
     """Vocal-tract-length normalisation at test time: each speaker's clips of ``test`` (features of
@@ -516,16 +525,13 @@ def speaker_warps(networks, test: SequenceSet, speaker_of: np.ndarray, factors: 
     vocal tract is longer or shorter than the training voices' is moved towards theirs, as VTLN in
     speech recognisers does by maximum likelihood; no label is read. Returns the warped set (clips
     in their order) and the factor chosen for each speaker."""
-    from hw5lib.data.audio import warp_matrix
-
     sequences, chosen = list(test.sequences), {}
     for speaker in np.unique(speaker_of):
         rows = np.flatnonzero(speaker_of == speaker)
         clips = test.subset(rows)
         tried = {}
         for factor in factors:
-            matrix = warp_matrix(test.n_features, factor, kind)
-            warped = clips.map(lambda frames: np.ascontiguousarray(frames @ matrix.T, dtype=np.float32))
+            warped = warp_clips(clips, factor, kind)
             tried[factor] = (float(_ensemble(networks, warped, multiple, device).max(1).mean()), warped)
         best = max(tried, key=lambda factor: tried[factor][0])
         chosen[str(speaker)] = best
