@@ -597,7 +597,8 @@ def test_speaker_warps_pick_per_speaker_the_factor_the_networks_are_surest_of():
     who = np.array(["ann"] * 3 + ["bob"] * 3)
     factors = unheard.vtln_factors(0.15)
     assert factors == (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15) and unheard.vtln_factors(0.0) == ()
-    warped, chosen = unheard.speaker_warps([_BandProbe()], test, who, factors, "log_mel", 1, "cpu")
+    warped, chosen, scored = unheard.speaker_warps([_BandProbe()], test, who, factors, "log_mel", 1, "cpu")
+    assert np.allclose(scored, unheard.adapted_ensemble([_BandProbe()], warped, who, "none", 1, "cpu"))
     assert chosen["ann"] < 1.0 and chosen["bob"] == 1.0
     assert warped.sequences[0][:, 18].mean() > 0.5 > test.sequences[0][:, 18].mean()  # ann moved towards band 18
     assert np.array_equal(warped.sequences[4], test.sequences[4]) and np.array_equal(warped.labels, test.labels)

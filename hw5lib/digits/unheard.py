@@ -517,27 +517,30 @@ def warp_clips(clips: SequenceSet, factor: float, kind: str) -> SequenceSet:
 
 
 def speaker_warps(networks, test: SequenceSet, speaker_of: np.ndarray, factors: Sequence[float], kind: str,
-                  multiple: int, device: str) -> tuple[SequenceSet, dict]:
+                  multiple: int, device: str) -> tuple[SequenceSet, dict, np.ndarray]:
     """Vocal-tract-length normalisation at test time: each speaker's clips of ``test`` (features of
     ``kind``) warped in frequency by the factor of ``factors`` (see
     :func:`~hw5lib.data.audio.warp_matrix`) under which ``networks`` are surest of them, on
     average over that speaker's clips (the mean of the ensemble's top probability). A voice whose
     vocal tract is longer or shorter than the training voices' is moved towards theirs, as VTLN in
     speech recognisers does by maximum likelihood; no label is read. Returns the warped set (clips
-    in their order) and the factor chosen for each speaker."""
+    in their order), the factor chosen for each speaker, and the networks' probabilities on the
+    warped set (scored in the search: :func:`adapted_ensemble` does not score them again)."""
     sequences, chosen = list(test.sequences), {}
+    probabilities = np.zeros((len(test), N_CLASSES))
     for speaker in np.unique(speaker_of):
         rows = np.flatnonzero(speaker_of == speaker)
         clips = test.subset(rows)
         tried = {}
         for factor in factors:
             warped = warp_clips(clips, factor, kind)
-            tried[factor] = (float(_ensemble(networks, warped, multiple, device).max(1).mean()), warped)
-        best = max(tried, key=lambda factor: tried[factor][0])
+            tried[factor] = (warped, _ensemble(networks, warped, multiple, device))
+        best = max(tried, key=lambda factor: tried[factor][1].max(1).mean())
         chosen[str(speaker)] = best
-        for row, frames in zip(rows, tried[best][1].sequences):
+        warped, probabilities[rows] = tried[best]
+        for row, frames in zip(rows, warped.sequences):
             sequences[row] = frames
-    return SequenceSet(sequences, test.labels), chosen
+    return SequenceSet(sequences, test.labels), chosen, probabilities
 
 
 def adapted_ensemble(networks, test: SequenceSet, speaker_of: np.ndarray, how: str, multiple: int,
@@ -547,9 +550,10 @@ def adapted_ensemble(networks, test: SequenceSet, speaker_of: np.ndarray, how: s
     with "both" the plain and the adapted probabilities averaged. With ``warps`` (factors), each
     speaker's clips are first warped by the one of them the networks are surest of
     (:func:`speaker_warps`)."""
-    if warps:
-        test, _ = speaker_warps(networks, test, speaker_of, warps, kind, multiple, device)
-    plain = _ensemble(networks, test, multiple, device) if how != "adapted" else None
+    if warps:  # the search scores the warped clips on the way
+        test, _, plain = speaker_warps(networks, test, speaker_of, warps, kind, multiple, device)
+    else:
+        plain = _ensemble(networks, test, multiple, device) if how != "adapted" else None
     if how == "none":
         return plain
     adapted = np.zeros((len(test), N_CLASSES))
@@ -558,7 +562,7 @@ def adapted_ensemble(networks, test: SequenceSet, speaker_of: np.ndarray, how: s
         clips = test.subset(rows)
         adapted[rows] = _ensemble([adapt_batch_norm(n, clips, multiple=multiple, device=device) for n in networks],
                                   clips, multiple, device)
-    return adapted if plain is None else (plain + adapted) / 2
+    return adapted if how == "adapted" else (plain + adapted) / 2
 
 
 def _ensemble(networks, data: SequenceSet, multiple: int, device: str) -> np.ndarray:
