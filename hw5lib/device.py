@@ -36,3 +36,10 @@ def pick_device(requested: str = "auto") -> str:
             raise DeviceError("Parameter 'device' asks for Apple MPS, which is not available here; use auto or cpu.")
         return "mps"
     raise DeviceError(f"Parameter 'device' must be auto, cpu, cuda, cuda:N or mps, got {requested!r}.")
+
+
+def trainings_at_once(device: str) -> int:
+    """How many small networks to train at once on ``device``: on the CPU one per thread this
+    process may use (each in a process of its own with one thread, which keeps a core busier than
+    one network's small operations spread over several threads do), on an accelerator one."""
+    return max(1, torch.get_num_threads()) if device == "cpu" else 1

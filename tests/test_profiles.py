@@ -73,6 +73,15 @@ def test_device_choice(monkeypatch):
         pick_device("cuda:1")
 
 
+def test_networks_trained_at_once_follow_the_threads_on_a_cpu_and_are_one_on_an_accelerator(monkeypatch):
+    import torch
+
+    from hw5lib.device import trainings_at_once
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    assert trainings_at_once("cpu") == 3 and trainings_at_once("cuda") == 1 and trainings_at_once("mps") == 1
+
+
 def test_the_whisper_chapter_checks_its_model_data_and_recordings_up_front(tmp_path):
     whisper = chapters.get("whisper")
     assert whisper.resolve("quick", {}).model_name_or_path == "auto"

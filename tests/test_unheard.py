@@ -492,6 +492,9 @@ def test_a_lever_study_runs_every_row_on_the_same_folds(tmp_path, monkeypatch):
         assert "inner_mean" in row and all(fold["inner_speaker"] != fold["speaker"] for fold in row["folds"])
     assert study[1]["recipe"].normalisation == "speaker" and study[2]["recipe"].crowd == (2, 1)
     assert study[0]["recipe"].crowd is None
+    with pytest.raises(D.DigitsError) as error:  # refused before the crowd is made
+        lever_study(tone_digits(), rows, speakers=["bob"], crowd=(2, 1), jobs=0)
+    assert "jobs is the number of trainings" in one_sentence(error) and made == [(2, 1)]
 
 
 # --- the command line: python -m hw5lib.digits --test-speakers / --test-data with --recipe ---------

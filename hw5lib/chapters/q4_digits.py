@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hw5lib.chapters.common import MODEL_NAMES, spoken_digits
+from hw5lib.device import trainings_at_once
 from hw5lib.digits import MODELS, Outcome, Recipe, SequenceSet, parameter_count, train_and_test
 from hw5lib.digits.sets import random_split, speaker_split, stratified_split
 from hw5lib.digits import unheard
@@ -356,7 +357,7 @@ def machine_voices(P, clips, checkpoint_dir: Path, device: str) -> dict | None:
     crowd = crowd_clips(P.crowd_speakers, P.crowd_takes, seed=P.seed)
     result = unheard.train_and_test_speakers(clips, clips.speaker_names, MACHINE_RECIPES[P.profile],
                                              device=device, seed=P.seed, train_speakers=[], extra=crowd,
-                                             checkpoint_dir=checkpoint_dir)
+                                             checkpoint_dir=checkpoint_dir, jobs=trainings_at_once(device))
     return {**result, "train_data": crowd.describe()}
 
 
@@ -478,13 +479,14 @@ LEVER_LABELS = {
 
 def lever_study(P, clips, checkpoint_dir: Path, device: str) -> list[dict]:
     """The leave-one-speaker-out study of :func:`hw5lib.digits.unheard.lever_study` at the size
-    :data:`LEVER_SIZES` gives ``P``'s profile, on the first ``P.held_out_speakers`` speakers."""
+    :data:`LEVER_SIZES` gives ``P``'s profile, on the first ``P.held_out_speakers`` speakers, as many
+    networks at once as this chapter has threads on a CPU."""
     size = LEVER_SIZES[P.profile]
     names = clips.speaker_names
     return unheard.lever_study(clips, unheard.lever_rows(all_but=size.all_but),
                                speakers=names[:min(P.held_out_speakers, len(names))], epochs=size.epochs,
                                crowd=size.crowd, nested=size.nested and len(names) >= 3, device=device, seed=P.seed,
-                               checkpoint_dir=checkpoint_dir)
+                               checkpoint_dir=checkpoint_dir, jobs=trainings_at_once(device))
 
 
 def lever_label(levers: Sequence[str], lang: str) -> str:

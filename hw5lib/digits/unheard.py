@@ -738,15 +738,17 @@ def lever_rows(levers: Sequence[str] = tuple(LEVERS), all_but: bool = False) -> 
 def lever_study(data, rows: Sequence[Sequence[str]] | None = None, speakers: Sequence[str] | None = None,
                 epochs: int | None = None, crowd: tuple[int, int] | None = None, model: str | None = None,
                 nested: bool = False, device: str = "cpu", seed: int = 0, checkpoint_dir=None,
-                progress: bool = False) -> list[dict]:
+                progress: bool = False, jobs: int = 1) -> list[dict]:
     """The leave-one-speaker-out study (:func:`loso`, folds ``speakers``: default all) of each row of
     levers (default :func:`lever_rows`), every row built by :func:`with_levers` with the same
     ``epochs``, ``crowd`` and ``model``. One dict per row: ``levers`` (the tuple), the recipe, and
     :func:`loso`'s summary (mean, worst, worst_speaker, per_speaker, minutes, with ``nested`` the
     validation scores inner_mean and inner_worst, which never see a fold's test speaker) with its folds.
+    ``jobs`` > 1 trains that many networks at once, as :func:`loso` does.
 
     The crowd is read once; in every fold its speakers who share a name with the fold's test
     speaker are left out (synthetic data: the test voices are the crowd's own first speakers)."""
+    _check_jobs(jobs)  # before the crowd is made
     rows = lever_rows() if rows is None else [tuple(row) for row in rows]
     recipes = [with_levers(row, epochs=epochs, crowd=crowd, model=model) for row in rows]
     crowds = {recipe.crowd for recipe in recipes if recipe.crowd is not None}
@@ -754,6 +756,6 @@ def lever_study(data, rows: Sequence[Sequence[str]] | None = None, speakers: Seq
     out = []
     for row, recipe in zip(rows, recipes):
         study = loso(data, recipe, speakers=speakers, device=device, seed=seed, progress=progress, nested=nested,
-                     checkpoint_dir=checkpoint_dir, extra=extras.get(recipe.crowd))
+                     checkpoint_dir=checkpoint_dir, extra=extras.get(recipe.crowd), jobs=jobs)
         out.append({**study, "levers": row, "recipe": recipe})
     return out
