@@ -95,6 +95,10 @@ LEVERS = {
     "unheard-resnets+self+vtln-last": ("unheard-resnets+self+vtln with the warp in the final scores only (the "
                                        "pseudo-labels from unwarped scores: half the warps' cost)",
                                        "unheard-resnets-self-vtln-last", {}),
+    "unheard-resnets+self+vtln-last+share": ("unheard-resnets+self+vtln-last whose self-training also takes, for each "
+                                             "digit heard in the test speaker's clips, the surer half of its clips "
+                                             "(class-balanced self-training)",
+                                             "unheard-resnets-self-vtln-last-share", {}),
     "unheard-resnets-balanced": ("three unheard ResNets, each speaker's clips balanced over the digits (a session "
                                  "that asks for each digit in turn)", "unheard-resnets-balanced", {}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
@@ -102,7 +106,8 @@ LEVERS = {
                      {"model": "lstm_2x64", "trim_db": None, "floor_db": None, "lifter": None, "seeds": 1}),
 }
 OUTER_FIELDS = ("model", "seeds", "normalisation", "trim_db", "floor_db", "lifter", "crowd", "adapt_rounds",
-                "adapt_epochs", "adapt_threshold", "adapt_lr", "norm_adaptation", "balance", "vtln", "vtln_pseudo")
+                "adapt_epochs", "adapt_threshold", "adapt_share", "adapt_lr", "norm_adaptation", "balance", "vtln",
+                "vtln_pseudo")
 MEMBER_FIELDS = ("high_pass",)  # recipe fields that change every member of an ensemble, as training fields do
 
 

@@ -317,6 +317,27 @@ def test_a_tiny_run_returns_what_it_promises(tmp_path, monkeypatch):
                                      keep_probabilities=True)
     assert unsure["adaptation"] == [{"round": 1, "pseudo_labelled": 0, "pseudo_accuracy": None}]
     assert np.array_equal(unsure["probabilities"], plain["probabilities"])
+    # with a share, each digit heard in cy's clips still gives its surest half to learn from
+    shared = train_and_test_speakers(data, ["cy"], replace(TINY, adapt_rounds=1, adapt_threshold=1 - 1e-12,
+                                                            adapt_share=0.5), keep_probabilities=True)
+    heard_as = np.bincount(plain["probabilities"].argmax(1))  # the networks before self-training are plain's
+    assert shared["adaptation"][0]["pseudo_labelled"] == sum((n + 1) // 2 for n in heard_as)
+    assert not np.array_equal(shared["probabilities"], plain["probabilities"])
+
+
+def test_self_training_keeps_the_sure_clips_and_with_a_share_the_surest_of_every_digit_of_every_speaker():
+    probabilities = np.zeros((7, 10))
+    # ann: three clips heard as 0 (sure, unsure, unsure), two as 1 (both unsure); bob: two heard as 0 (unsure)
+    for row, (digit, top) in enumerate([(0, 0.95), (0, 0.6), (0, 0.5), (1, 0.4), (1, 0.7), (0, 0.3), (0, 0.8)]):
+        probabilities[row] = (1 - top) / 9
+        probabilities[row, digit] = top
+    who = np.array(["ann"] * 5 + ["bob"] * 2)
+    assert unheard.pseudo_labelled(probabilities, who, 0.9).tolist() == [0]
+    # a share of 0.5: ann's 0s keep their surest 2 of 3 (rounded up), her 1s their surer one, bob's 0s one of two
+    assert unheard.pseudo_labelled(probabilities, who, 0.9, 0.5).tolist() == [0, 1, 4, 6]
+    assert unheard.pseudo_labelled(probabilities, who, 0.9, 1.0).tolist() == list(range(7))
+    # the share rounds up: a tiny one still gives every digit of every speaker its surest clip, beside the sure ones
+    assert unheard.pseudo_labelled(probabilities, who, 0.75, 0.01).tolist() == [0, 4, 6]
 
 
 def test_networks_trained_at_once_give_the_numbers_of_one_at_a_time(tmp_path, monkeypatch):
@@ -393,6 +414,9 @@ def test_named_recipes_are_valid():
     with pytest.raises(D.DigitsError) as error:
         SpeakerRecipe("cnn", "speaker", D.Recipe(), adapt_rounds=1, adapt_threshold=1.5)
     assert "Self-training needs" in one_sentence(error)
+    with pytest.raises(D.DigitsError) as error:
+        SpeakerRecipe("cnn", "speaker", D.Recipe(), adapt_rounds=1, adapt_share=1.5)
+    assert "adapt_share is a share of each digit's clips" in one_sentence(error)
     with pytest.raises(D.DigitsError) as error:
         SpeakerRecipe("cnn", "speaker", D.Recipe(), crowd=(0, 5))
     assert "crowd must be (speakers, takes)" in one_sentence(error)

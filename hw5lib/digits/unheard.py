@@ -34,6 +34,7 @@ them on, and :func:`lever_study` measures each alone and all together (the Q4 ch
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from contextlib import contextmanager
@@ -82,6 +83,11 @@ class SpeakerRecipe:
     adapt_epochs: int = 5
     adapt_threshold: float = 0.9
     adapt_lr: float = 5e-4
+    # with self-training: for each test speaker and each digit the ensemble predicts for its clips, at least this
+    # share of the clips predicted as that digit (the surest) join too, sure enough or not (class-balanced
+    # self-training, Zou et al. 2018: a digit the networks find hard in this voice still gets clips to learn
+    # from). No label read, and no assumption on how often each digit is said; 0 is off.
+    adapt_share: float = 0.0
     # Batch-norm statistics re-estimated on each test speaker's unlabelled clips (AdaBN, training.adapt_batch_norm):
     # "none", "adapted" (those statistics alone) or "both" (the plain and the adapted networks' probabilities
     # averaged). Adaptation of the same kind as per-speaker CMVN; a model without batch norm is unchanged.
@@ -119,6 +125,8 @@ class SpeakerRecipe:
             raise DigitsError(f"vtln is the largest change of frequency scale tried (0 to 0.3), got {self.vtln}.")
         if self.vtln and spec.feature not in ("log_mel", "mfcc"):
             raise DigitsError(f"vtln warps log-mel or MFCC features, and {self.model} reads {spec.feature}.")
+        if not 0 <= self.adapt_share <= 1:
+            raise DigitsError(f"adapt_share is a share of each digit's clips (0 to 1), got {self.adapt_share}.")
         if self.adapt_rounds < 0 or self.adapt_epochs < 1 or not 0 < self.adapt_threshold < 1:
             raise DigitsError("Self-training needs adapt_rounds >= 0, adapt_epochs >= 1 and 0 < adapt_threshold < 1, "
                               f"got {self.adapt_rounds}, {self.adapt_epochs} and {self.adapt_threshold}.")
@@ -183,6 +191,11 @@ RECIPES["unheard-resnets-self-vtln-last"] = replace(
     RECIPES["unheard-resnets-self-vtln"], vtln_pseudo=False,
     description="unheard-resnets-self-vtln with the warp in the final scores only: the self-training's pseudo-labels "
                 "come from unwarped scores (half the warps' cost)")
+RECIPES["unheard-resnets-self-vtln-last-share"] = replace(
+    RECIPES["unheard-resnets-self-vtln-last"], adapt_share=0.5,
+    description="unheard-resnets-self-vtln-last whose self-training also learns, for every digit the ensemble hears "
+                "in a test speaker's clips, from the surer half of the clips it hears as that digit (class-balanced "
+                "self-training)")
 RECIPES["unheard-resnets-balanced"] = replace(
     RECIPES["unheard-resnet"], seeds=3, balance=True,
     description="three ResNets (seeds 0-2) with the unheard recipe, each test speaker's clips then assigned to the "
@@ -386,7 +399,7 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
     probabilities = probabilities / votes
     adaptation = []
     for round_ in range(chosen.adapt_rounds):
-        confident = np.flatnonzero(probabilities.max(1) >= chosen.adapt_threshold)
+        confident = pseudo_labelled(probabilities, test_speaker_of, chosen.adapt_threshold, chosen.adapt_share)
         guessed = probabilities[confident].argmax(1)
         adaptation.append({"round": round_ + 1, "pseudo_labelled": len(confident),
                            "pseudo_accuracy": float((guessed == test.labels[confident]).mean())
@@ -419,6 +432,22 @@ def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | Sp
             "crowd": None if extra is None else extra.origin.get("crowd"),  # which voices: they shape every number
             **({"probabilities": probabilities, "labels": test.labels} if keep_probabilities else {}),
             **({"networks": networks, "test_set": test} if keep_networks else {})}
+
+
+def pseudo_labelled(probabilities: np.ndarray, speaker_of: np.ndarray, threshold: float,
+                    share: float = 0.0) -> np.ndarray:
+    """The rows of ``probabilities`` (clips, classes) that self-training learns from, with the digit
+    they predict: those at least ``threshold`` sure and, with ``share``, for each speaker (``speaker_of``)
+    and each digit predicted for its clips, the surest ``share`` of the clips predicted as that digit
+    (rounded up), however sure. Sorted indices."""
+    top, guessed = probabilities.max(1), probabilities.argmax(1)
+    keep = top >= threshold
+    if share:
+        for speaker in np.unique(speaker_of):
+            for digit in np.unique(guessed[speaker_of == speaker]):
+                rows = np.flatnonzero((speaker_of == speaker) & (guessed == digit))
+                keep[rows[np.argsort(-top[rows], kind="stable")[:math.ceil(share * len(rows))]]] = True
+    return np.flatnonzero(keep)
 
 
 def _train_network(task) -> tuple:
