@@ -204,7 +204,7 @@ RECIPES["unheard-resnets-balanced"] = replace(
                 "digits as if every digit was said equally often (optimal transport, see balanced): for recordings "
                 "of a session that asks for each digit in turn (chosen by family on nested validation, see "
                 "bench/unheard.md)")
-BEST = "unheard-resnets-self-vtln-last"
+BEST = "unheard-resnets-self-vtln-last-share"
 """The recipe chosen on held-out *training* speakers, never on a test speaker: the command line's
 default. Of the recipes whose leave-one-speaker-out study fits in 30 minutes on 2 cores
 (``loso(jobs=2)``), the one with the best validation worst speaker among those at least 95% on
