@@ -11,9 +11,10 @@ floored, speed / vocal-tract-length / tempo perturbation, SpecAugment, the synth
 the same recipe for the LSTM and the ResNet, ensembles of them (``unheard-duo``, ``unheard-trio``)
 ``unheard-resnets``: three ResNets, each also scored with its batch-norm statistics re-estimated on
 the test speaker's unlabelled clips (``norm_adaptation``), ``unheard-resnets-self``: the same with
-one round of self-training on the test speaker's clips, and :data:`BEST`,
-``unheard-resnets-self-vtln-last``: that, with each test speaker's clips warped in frequency for
-the final scores (test-time VTLN).
+one round of self-training on the test speaker's clips, ``unheard-resnets-self-vtln-last``: that,
+with each test speaker's clips warped in frequency for the final scores (test-time VTLN), and
+:data:`BEST`, ``unheard-resnets-self-vtln-last-share``: that, its self-training class-balanced
+(``adapt_share``).
 ``unheard-resnets-balanced`` assigns each test speaker's clips to the digits as if every digit was
 said equally often (``balance``, :func:`balanced`): for sessions known to be so, never the default.
 
@@ -208,13 +209,13 @@ BEST = "unheard-resnets-self-vtln-last-share"
 """The recipe chosen on held-out *training* speakers, never on a test speaker: the command line's
 default. Of the recipes whose leave-one-speaker-out study fits in 30 minutes on 2 cores
 (``loso(jobs=2)``), the one with the best validation worst speaker among those at least 95% on
-average: 96.0% mean, 91.0% worst, against 95.8% / 90.8% for ``unheard-resnets-self`` (no warp) and
-95.1% / 88.6% for ``unheard-resnets`` (no self-training either), with the crowd of
-:data:`MEASURED_VOICES` (bench/unheard.md, "Ensembles by family", "Self-training the three
-ResNets" and "Test-time vocal-tract-length normalisation"). Its test study took 23.8 minutes.
-``unheard-resnets-self-vtln`` validates a little higher on average (96.2% / 91.0%) but its study
-takes 31.3 minutes on 2 cores, over the budget. ``unheard-resnets-balanced`` validates higher but
-assumes what a speaker says (every digit equally often), so it is never the default."""
+average: 96.4% mean, 91.8% worst, against 96.0% / 91.0% for ``unheard-resnets-self-vtln-last``
+(self-training by threshold alone), 95.8% / 90.8% for ``unheard-resnets-self`` (no warp either) and
+95.1% / 88.6% for ``unheard-resnets`` (no self-training), with the crowd of :data:`MEASURED_VOICES`
+(bench/unheard.md, "Class-balanced self-training" and the sections before it). Its test study took
+23.5 minutes. ``unheard-resnets-self-vtln`` (96.2% / 91.0%) takes 31.3 minutes on 2 cores, over the
+budget. ``unheard-resnets-balanced`` validates higher but assumes what a speaker says (every digit
+equally often), so it is never the default."""
 
 
 def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
