@@ -1,9 +1,9 @@
 """Ensembles for voices never heard, chosen on nested validation without retraining: a bank of
 every member's predicted probabilities on each fold's held-out *training* speaker.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard_bank.py --members unheard,unheard-lstm,unheard-resnet:5 \\
+    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard_bank.py --members unheard-cnn,unheard-lstm,unheard-resnet:5 \\
         --jobs 2 --out bench/unheard_bank.jsonl
-    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard_bank.py --members unheard,unheard-lstm,unheard-resnet:5 \\
+    OMP_NUM_THREADS=1 .venv/bin/python bench/unheard_bank.py --members unheard-cnn,unheard-lstm,unheard-resnet:5 \\
         --outer --balanced   # + every family balanced over the digits, validation and test
 
 Each member (a recipe of ``hw5lib.digits.unheard.RECIPES`` without partners; ``name:N`` for seeds
@@ -90,7 +90,7 @@ def families(resnets: int, variants: bool) -> list[tuple[str, list[tuple[str, in
     out = []
     for k in range(1, resnets + 1):
         for cnn, lstm in ((True, True), (False, True), (False, False)):
-            normed = [("unheard-resnet", s) for s in range(k)] + ([("unheard", 0)] if cnn else [])
+            normed = [("unheard-resnet", s) for s in range(k)] + ([("unheard-cnn", 0)] if cnn else [])
             for mode in (("plain", "adapted", "both") if variants else ("plain",)):
                 rows = [("unheard-lstm", 0, "plain", 1.0)] if lstm else []
                 if mode == "both":  # a network's plain and adapted probabilities average to its one vote
@@ -198,7 +198,7 @@ def calibration_check(bank: Path, plan: dict, test: dict, family) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--members", default="unheard,unheard-lstm,unheard-resnet:5",
+    parser.add_argument("--members", default="unheard-cnn,unheard-lstm,unheard-resnet:5",
                         help="recipes without partners, name or name:seeds (the family table needs unheard, "
                              "unheard-lstm and unheard-resnet)")
     parser.add_argument("--data", default=DATA)

@@ -175,7 +175,7 @@ def test_the_lever_table_names_each_row_and_measures_against_the_chapters_recipe
         assert ("validation mean (%)" in headers["en"]) == nested
     en = frames["en"]
     assert en["levers"].iloc[0] == "the chapter's recipe (no lever)"
-    assert en["levers"].iloc[-1] == "all four levers: the unheard recipe"
+    assert en["levers"].iloc[-1] == "all four levers: the unheard CNN recipe"
     assert en["levers"].iloc[1] == chapter.LEVER_LABELS["speaker"]["en"]
     np.testing.assert_allclose(en["gain"], [0, 20, 5, -2, 10, 50])
     np.testing.assert_allclose(en["worst_gain"], [0, 20, 5, -10, 10, 55])

@@ -344,7 +344,7 @@ def add_disjoint_metrics(results, folds: pd.DataFrame) -> None:
 CROWD_GOAL = 0.80  # issue 16: a model trained on synthetic speakers alone, on every real speaker
 # the recipe (hw5lib.digits.unheard.RECIPES) that learns from the synthetic speakers alone, by profile: three ResNets
 # (90.5% synthetic-only on FSDD against the trio's 87.6%, bench/synthetic_to_real.md), and in smoke the unheard CNN
-MACHINE_RECIPES = {"smoke": "unheard", "quick": "unheard-resnets", "full": "unheard-resnets"}
+MACHINE_RECIPES = {"smoke": "unheard-cnn", "quick": "unheard-resnets", "full": "unheard-resnets"}
 
 
 def machine_voices(P, clips, checkpoint_dir: Path, device: str) -> dict | None:
@@ -384,7 +384,7 @@ def add_machine_metrics(results, result: dict | None) -> None:
 
 
 MACHINE_RECIPE_WORDS = {
-    "unheard": {"fa": "یک CNN با دستور گوینده‌های نشنیده", "en": "A CNN trained by the unheard recipe"},
+    "unheard-cnn": {"fa": "یک CNN با دستور گوینده‌های نشنیده", "en": "A CNN trained by the unheard recipe"},
     "unheard-duo": {"fa": "دوتایی گوینده‌های نشنیده (یک CNN و LSTM 2x64 گزارش، با میانگین احتمال‌هایشان)",
                     "en": "The unheard duo (a CNN and the report's LSTM 2x64, their probabilities averaged)"},
     "unheard-trio": {"fa": "سه‌تایی گوینده‌های نشنیده (یک CNN، LSTM 2x64 گزارش و یک ResNet، با میانگین "
@@ -495,7 +495,7 @@ def lever_label(levers: Sequence[str], lang: str) -> str:
     if not levers:
         return "دستور این فصل (بی‌هیچ اهرم)" if fa else "the chapter's recipe (no lever)"
     if set(levers) == set(LEVERS):
-        return "هر چهار اهرم: دستور گوینده‌های نشنیده" if fa else "all four levers: the unheard recipe"
+        return "هر چهار اهرم: دستور CNN گوینده‌های نشنیده" if fa else "all four levers: the unheard CNN recipe"
     if len(levers) == len(LEVERS) - 1:
         missing = next(lever for lever in LEVERS if lever not in levers)
         return (f"همه جز {LEVER_LABELS[missing]['fa']}" if fa else f"all but {LEVER_LABELS[missing]['en']}")
@@ -644,9 +644,9 @@ def lever_size_words(rows: Sequence[dict], P, lang: str) -> str:
 
 
 def add_lever_metrics(results, rows: Sequence[dict]) -> None:
-    """The chapter's recipe and the unheard recipe on held-out speakers: mean and worst (%)."""
+    """The chapter's recipe and the unheard CNN recipe on held-out speakers: mean and worst (%)."""
     named = (("chapter", (), {"fa": "دستور این فصل", "en": "the chapter's recipe"}),
-             ("unheard", tuple(LEVERS), {"fa": "دستور گوینده‌های نشنیده", "en": "the unheard recipe"}))
+             ("unheard", tuple(LEVERS), {"fa": "دستور CNN گوینده‌های نشنیده", "en": "the unheard CNN recipe"}))
     for key, levers, words in named:
         row = _row(rows, levers)
         results.add(f"loso_{key}_mean", percent(row["mean"]), fmt="{:.1f}%",

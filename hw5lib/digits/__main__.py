@@ -55,8 +55,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--test-speakers", default=None, metavar="NAME[,NAME...]",
                         help="train on every other speaker of --data (plus what the recipe adds) and test on these")
     parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
-                        help=f"a named recipe of hw5lib.digits.unheard (with --test-speakers: default {BEST}, "
-                             "chosen on held-out training speakers); "
+                        help=f"a named recipe of hw5lib.digits.unheard (with --test-speakers: default unheard, i.e. "
+                             f"{BEST}, chosen on held-out training speakers); "
                              "with --test-data it trains on --data alone (e.g. synthetic speakers) and tests on all "
                              "of --test-data")
     parser.add_argument("--model", default=None, choices=sorted(MODELS),

@@ -5,16 +5,17 @@ model, how features are normalised, the training recipe (with its augmentation, 
 :class:`~hw5lib.digits.training.Augmenter`) and how many seeds are averaged. :data:`RECIPES`
 names ``report`` (the report's LSTM 2x64 and training), ``ours`` (the CNN with the
 chapter's recipe, which reaches 98.6% on a random split and about 62% on unheard voices),
-``unheard`` (the recipe measured in ``bench/unheard.md``: per-speaker CMVN, silences trimmed and
-floored, speed / vocal-tract-length / tempo perturbation, SpecAugment, the synthetic crowd of
-:mod:`hw5lib.data.crowd` mixed into training; one seed, as three averaged gained under a point),
+``unheard-cnn`` (the first recipe measured in ``bench/unheard.md``: per-speaker CMVN, silences
+trimmed and floored, speed / vocal-tract-length / tempo perturbation, SpecAugment, the synthetic
+crowd of :mod:`hw5lib.data.crowd` mixed into training; one seed, as three averaged gained under a
+point),
 the same recipe for the LSTM and the ResNet, ensembles of them (``unheard-duo``, ``unheard-trio``)
 ``unheard-resnets``: three ResNets, each also scored with its batch-norm statistics re-estimated on
 the test speaker's unlabelled clips (``norm_adaptation``), ``unheard-resnets-self``: the same with
 one round of self-training on the test speaker's clips, ``unheard-resnets-self-vtln-last``: that,
 with each test speaker's clips warped in frequency for the final scores (test-time VTLN), and
 :data:`BEST`, ``unheard-resnets-self-vtln-last-share``: that, its self-training class-balanced
-(``adapt_share``).
+(``adapt_share``). ``unheard`` names whichever recipe is :data:`BEST`.
 ``unheard-resnets-balanced`` assigns each test speaker's clips to the digits as if every digit was
 said equally often (``balance``, :func:`balanced`): for sessions known to be so, never the default.
 
@@ -31,7 +32,7 @@ surest of on that speaker's unlabelled clips.
 :func:`train_and_test_speakers` trains on some speakers and tests on others; :func:`loso` runs the
 whole leave-one-speaker-out study, optionally with a nested validation run per fold (train on
 three of the four training speakers, test on the fourth) whose score is what choices are made on.
-:data:`LEVERS` names what separates ``unheard`` from ``ours``; :func:`with_levers` switches any of
+:data:`LEVERS` names what separates ``unheard-cnn`` from ``ours``; :func:`with_levers` switches any of
 them on, and :func:`lever_study` measures each alone and all together (the Q4 chapter's table).
 """
 
@@ -157,7 +158,7 @@ RECIPES: dict[str, SpeakerRecipe] = {
     "ours": SpeakerRecipe("cnn", "global", Recipe(epochs=60, batch_size=32, lr=2e-3, schedule="cosine", noise=0.2),
                           description="the chapter's CNN recipe: training-set standardisation, Adam 2e-3 cosine, "
                                       "input noise 0.2, 60 epochs"),
-    "unheard": SpeakerRecipe(
+    "unheard-cnn": SpeakerRecipe(
         "cnn", "speaker",
         Recipe(epochs=20, batch_size=32, lr=2e-3, schedule="cosine", noise=0.1, speed=0.15, warp=0.1, stretch=0.1,
                freq_masks=2, freq_width=6, time_masks=2, time_width=8),
@@ -165,14 +166,14 @@ RECIPES: dict[str, SpeakerRecipe] = {
         description="per-speaker CMVN, silences trimmed and floored, speed, vocal-tract-length and tempo "
                     "perturbation, SpecAugment, the synthetic crowd (40 x 5) in training"),
 }
-RECIPES["unheard-lstm"] = replace(RECIPES["unheard"], model="lstm_2x64", trim_db=None, floor_db=None,
+RECIPES["unheard-lstm"] = replace(RECIPES["unheard-cnn"], model="lstm_2x64", trim_db=None, floor_db=None,
                                   description="the report's LSTM 2x64 on MFCCs with the unheard recipe (no trim/floor)")
-RECIPES["unheard-duo"] = replace(RECIPES["unheard"], partner="unheard-lstm",
+RECIPES["unheard-duo"] = replace(RECIPES["unheard-cnn"], partner="unheard-lstm",
                                  description="the unheard CNN and the unheard LSTM, their probabilities averaged "
                                              "(chosen on nested validation, see bench/unheard.md)")
-RECIPES["unheard-resnet"] = replace(RECIPES["unheard"], model="resnet",
+RECIPES["unheard-resnet"] = replace(RECIPES["unheard-cnn"], model="resnet",
                                     description="the ResNet with statistics pooling with the unheard recipe")
-RECIPES["unheard-trio"] = replace(RECIPES["unheard"], partner=("unheard-lstm", "unheard-resnet"),
+RECIPES["unheard-trio"] = replace(RECIPES["unheard-cnn"], partner=("unheard-lstm", "unheard-resnet"),
                                   description="the unheard CNN, LSTM and ResNet, their probabilities averaged "
                                               "(chosen on nested validation over the duo, see bench/unheard.md)")
 RECIPES["unheard-resnets"] = replace(RECIPES["unheard-resnet"], seeds=3, norm_adaptation="both",
@@ -216,6 +217,11 @@ average: 96.4% mean, 91.8% worst, against 96.0% / 91.0% for ``unheard-resnets-se
 23.5 minutes. ``unheard-resnets-self-vtln`` (96.2% / 91.0%) takes 31.3 minutes on 2 cores, over the
 budget. ``unheard-resnets-balanced`` validates higher but assumes what a speaker says (every digit
 equally often), so it is never the default."""
+RECIPES["unheard"] = replace(
+    RECIPES[BEST], description=f"the recipe for voices never heard: {BEST}, chosen on held-out training speakers "
+                               "(hw5lib.digits.unheard.BEST; bench/unheard.md)")
+"""``unheard`` is the recipe for voices never heard, whichever :data:`BEST` is; the CNN it started as
+is ``unheard-cnn``."""
 
 
 def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
@@ -297,7 +303,7 @@ def _in_a_pool(function: Callable) -> Callable:
 
 
 @_in_a_pool
-def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | SpeakerRecipe = "unheard",
+def train_and_test_speakers(data, test_speakers: Sequence[str], recipe: str | SpeakerRecipe = "unheard-cnn",
                             model: str | None = None, device: str = "cpu", seed: int = 0, progress: bool = False,
                             train_speakers: Sequence[str] | None = None, checkpoint_dir=None,
                             features: SequenceSet | None = None, extra=None,
@@ -644,9 +650,9 @@ def inner_speaker(test_speaker: str, training_speakers: Sequence[str]) -> str:
                 if ordered[(start + k) % len(ordered)] in training_speakers)
 
 
-def loso(data, recipe: str | SpeakerRecipe = "unheard", model: str | None = None, speakers: Sequence[str] | None = None,
-         device: str = "cpu", seed: int = 0, progress: bool = False, nested: bool = False, outer: bool = True,
-         checkpoint_dir=None, extra=None, jobs: int = 1) -> dict:
+def loso(data, recipe: str | SpeakerRecipe = "unheard-cnn", model: str | None = None,
+         speakers: Sequence[str] | None = None, device: str = "cpu", seed: int = 0, progress: bool = False,
+         nested: bool = False, outer: bool = True, checkpoint_dir=None, extra=None, jobs: int = 1) -> dict:
     """Leave one speaker out over ``speakers`` (default: all of ``data``'s): for each, train on
     all the others and test on it. With ``nested``, each fold also trains on all but its
     :func:`inner_speaker` (never its test speaker) and tests on that one: the validation score on
@@ -724,13 +730,13 @@ LEVERS = {
     "silence": "leading and trailing silence trimmed, the rest floored under each clip's peak",
     "crowd": "the synthetic crowd of hw5lib.data.crowd added to every training set",
 }
-"""What separates the ``unheard`` recipe from the chapter's (``ours``), lever by lever."""
+"""What separates the ``unheard-cnn`` recipe from the chapter's (``ours``), lever by lever."""
 
 _AUGMENTATION = ("noise", "speed", "warp", "stretch", "freq_masks", "freq_width", "time_masks", "time_width",
                  "mixup", "equalise", "label_smoothing")
 
 
-def with_levers(levers: Sequence[str], base: str | SpeakerRecipe = "ours", target: str | SpeakerRecipe = "unheard",
+def with_levers(levers: Sequence[str], base: str | SpeakerRecipe = "ours", target: str | SpeakerRecipe = "unheard-cnn",
                 epochs: int | None = None, crowd: tuple[int, int] | None = None,
                 model: str | None = None) -> SpeakerRecipe:
     """``base`` with the named :data:`LEVERS` of ``target`` switched on: each lever copies its fields
