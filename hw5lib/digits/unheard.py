@@ -217,11 +217,11 @@ average: 96.4% mean, 91.8% worst, against 96.0% / 91.0% for ``unheard-resnets-se
 23.5 minutes. ``unheard-resnets-self-vtln`` (96.2% / 91.0%) takes 31.3 minutes on 2 cores, over the
 budget. ``unheard-resnets-balanced`` validates higher but assumes what a speaker says (every digit
 equally often), so it is never the default."""
+# "unheard" is the recipe for voices never heard, whichever BEST is (issue 17's "--recipe unheard"); the CNN it
+# started as is "unheard-cnn"
 RECIPES["unheard"] = replace(
     RECIPES[BEST], description=f"the recipe for voices never heard: {BEST}, chosen on held-out training speakers "
                                "(hw5lib.digits.unheard.BEST; bench/unheard.md)")
-"""``unheard`` is the recipe for voices never heard, whichever :data:`BEST` is; the CNN it started as
-is ``unheard-cnn``."""
 
 
 def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
