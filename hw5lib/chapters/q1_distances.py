@@ -418,8 +418,8 @@ def generation_finding(summary: pd.DataFrame, lang: str) -> str:
 def vtln_finding(shift, lang: str) -> str:
     """What vocal-tract-length normalisation chosen by MMD² did here, from a :class:`CrossSpeaker`
     with the rows of per-speaker CMVN with and without it: the distance and accuracy of each, and
-    the factor chosen per held-out speaker; Q4's default recipe ``unheard-resnets-self-vtln-last``
-    warps its test speakers the same way, choosing by the networks' confidence."""
+    the factor chosen per held-out speaker; Q4's recipe for voices never heard (``unheard``) warps
+    its test speakers the same way, choosing by the networks' confidence."""
     check_language(lang)
     summary = shift.summary()
     plain, warped = summary.loc["speaker CMVN"], summary.loc["speaker CMVN + VTLN"]
@@ -441,10 +441,10 @@ def vtln_finding(shift, lang: str) -> str:
                 f"({num(plain['w1'], '.2f')} ← {num(warped['w1'], '.2f')}) و دقت را {num(change, '+.1f')} واحد "
                 f"درصد نسبت به CMVN هر گوینده به‌تنهایی تغییر می‌دهد ({num(100 * warped['accuracy'], '.1f')}٪؛ ضریب هر "
                 f"گوینده: {factors}).")
-        tail = (" سوال ۴ همین پیچش را روی ResNetهای صداهای نشنیده می‌سنجد (دستور unheard-resnets-self-vtln-last)، "
+        tail = (" سوال ۴ همین پیچش را روی ResNetهای صداهای نشنیده می‌سنجد (دستور unheard)، "
                 "با این تفاوت که ضریب را با اطمینان شبکه برمی‌گزیند." if helped else
                 " فاصلهٔ میان دو ابر قاب ممکن است پیچشی را برگزیند که به واژه‌ها کمکی نمی‌کند؛ سوال ۴ ضریب را با "
-                "اطمینان شبکه به واژه‌ها برمی‌گزیند (دستور unheard-resnets-self-vtln-last) و آنجا روی گویندگان کنار "
+                "اطمینان شبکه به واژه‌ها برمی‌گزیند (دستور unheard) و آنجا روی گویندگان کنار "
                 "گذاشتهٔ آموزش سودمند است.")
         return text + tail
     moved = "lowers" if closer else "barely moves"
@@ -453,10 +453,10 @@ def vtln_finding(shift, lang: str) -> str:
             f"({num(plain['w1'], '.2f')} → {num(warped['w1'], '.2f')}) and changes accuracy by {num(change, '+.1f')} "
             f"points against per-speaker CMVN alone (to {num(100 * warped['accuracy'], '.1f')}%; the factor per "
             f"speaker: {factors}).")
-    tail = (" Q4 measures the same warp on its ResNets for voices never heard (recipe unheard-resnets-self-vtln-last), "
+    tail = (" Q4 measures the same warp on its ResNets for voices never heard (recipe unheard), "
             "choosing the factor by the networks' confidence instead." if helped else
             " A distance between two clouds of frames can prefer a warp that does not help the words; Q4 chooses "
-            "the factor by the networks' confidence in the words instead (recipe unheard-resnets-self-vtln-last), and "
+            "the factor by the networks' confidence in the words instead (recipe unheard), and "
             "there it helps on held-out training speakers.")
     return text + tail
 
