@@ -214,9 +214,10 @@ average: 96.4% mean, 91.8% worst, against 96.0% / 91.0% for ``unheard-resnets-se
 (self-training by threshold alone), 95.8% / 90.8% for ``unheard-resnets-self`` (no warp either) and
 95.1% / 88.6% for ``unheard-resnets`` (no self-training), with the crowd of :data:`MEASURED_VOICES`
 (bench/unheard.md, "Class-balanced self-training" and the sections before it). Its test study took
-23.5 minutes. ``unheard-resnets-self-vtln`` (96.2% / 91.0%) takes 31.3 minutes on 2 cores, over the
-budget. ``unheard-resnets-balanced`` validates higher but assumes what a speaker says (every digit
-equally often), so it is never the default."""
+23.5 minutes: 97.2% mean, worst 90.2%; with network seeds 3-5 instead of 0-2, 95.6% / 88.8%.
+``unheard-resnets-self-vtln`` (96.2% / 91.0%) takes 31.3 minutes on 2 cores, over the budget.
+``unheard-resnets-balanced`` validates higher but assumes what a speaker says (every digit equally
+often), so it is never the default."""
 # "unheard" is the recipe for voices never heard, whichever BEST is (issue 17's "--recipe unheard"); the CNN it
 # started as is "unheard-cnn"
 RECIPES["unheard"] = replace(
