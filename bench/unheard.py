@@ -100,6 +100,13 @@ LEVERS = {
                                              "digit heard in the test speaker's clips, the surer half of its clips "
                                              "(class-balanced self-training)",
                                              "unheard-resnets-self-vtln-last-share", {}),
+    "unheard-resnets+self+vtln-last+share+rounds2": ("unheard-resnets+self+vtln-last+share with a second round of "
+                                                     "self-training, its pseudo-labels from the once-retrained "
+                                                     "networks", "unheard-resnets-self-vtln-last-share",
+                                                     {"adapt_rounds": 2}),
+    "unheard-resnets+self+vtln-last+share+x4e15": ("unheard-resnets+self+vtln-last+share with four ResNets of 15 "
+                                                   "epochs instead of three of 20 (the same training epochs in all)",
+                                                   "unheard-resnets-self-vtln-last-share", {"seeds": 4, "epochs": 15}),
     "unheard-resnets-balanced": ("three unheard ResNets, each speaker's clips balanced over the digits (a session "
                                  "that asks for each digit in turn)", "unheard-resnets-balanced", {}),
     "report": ("the report's LSTM 2x64 and recipe, untouched", "report", {}),
