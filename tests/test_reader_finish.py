@@ -64,6 +64,8 @@ CHAPTER_TWO = """::::{fa}
 ## پیکربندی
 این کار با یک فرمان انجام می‌شود و پیکربندی را می‌خواند. مدل گفت «Hello, how are you?» و رفت.
 
+پیام برنامه این بود (`Cannot reach github.com (name or service not known): no network?`) و متن پس از آن ادامه دارد.
+
 ```{figure} dot.png
 :name: fig-two
 
@@ -169,6 +171,22 @@ def test_arabic_script_in_code_is_set_in_a_font_that_joins_it(toy_book, browser,
                         "f => f.family.includes('hw5lib Arabic code') && f.status === 'loaded').length)")
     assert used >= 1, "the Arabic code font was never loaded for the Persian comment"
     tab.locator("article").screenshot(path=str(artifacts / "finish-fa-two.png"))
+    tab.close()
+
+
+def test_inline_code_in_a_persian_paragraph_is_never_split_across_lines(toy_book, browser, artifacts):
+    # split over two lines of a right-to-left paragraph, a left-to-right run's halves are laid out in reversed
+    # order; at some width of the page the message would straddle a line end
+    tab = browser.new_page(viewport={"width": 1200, "height": 900})
+    tab.goto((toy_book / "html" / "two.html").as_uri())
+    code = tab.locator("p code.literal", has_text="Cannot reach").first
+    for width in range(360, 1240, 40):
+        tab.set_viewport_size({"width": width, "height": 900})
+        lines = code.evaluate("node => node.getClientRects().length")
+        assert lines == 1, f"at {width} px the inline code is laid out in {lines} pieces"
+    words = code.evaluate("node => [...node.querySelectorAll('span.pre')].map(s => s.getBoundingClientRect().left)")
+    assert words[0] < words[1], "the code does not read left to right"
+    tab.locator("article").screenshot(path=str(artifacts / "finish-fa-two-inline-code.png"))
     tab.close()
 
 
