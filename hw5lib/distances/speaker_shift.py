@@ -103,6 +103,11 @@ def _utterance_cmvn(source, source_speakers, target, options):
 
 
 def _speaker_cmvn(source, source_speakers, target, options):
+    return _each_speaker_standardised(source, source_speakers), _standardised(target), None
+
+
+def _each_speaker_standardised(source, source_speakers) -> list:
+    """Every training clip standardised by its own speaker's statistics."""
     source_speakers = np.asarray(source_speakers)
     out = [None] * len(source)
     for name in np.unique(source_speakers):
@@ -110,8 +115,13 @@ def _speaker_cmvn(source, source_speakers, target, options):
         speaker = Standardiser().fit(_frames_of([source[i] for i in rows]))
         for i in rows:
             out[i] = speaker.transform(source[i])
-    target_speaker = Standardiser().fit(_frames_of(target))
-    return out, [target_speaker.transform(t) for t in target], None
+    return out
+
+
+def _standardised(clips) -> list:
+    """Clips of one speaker standardised by their own statistics."""
+    own = Standardiser().fit(_frames_of(clips))
+    return [own.transform(c) for c in clips]
 
 
 VTLN_FACTORS = (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15)
@@ -133,15 +143,15 @@ def _speaker_cmvn_vtln(source, source_speakers, target, options):
     (no label read). Q4 picks the same factor by a network's confidence instead."""
     from hw5lib.data.audio import warp_matrix
 
+    moved = _each_speaker_standardised(source, source_speakers)  # the same for every warp
     best = None
     for factor in VTLN_FACTORS:
         matrix = warp_matrix(np.shape(target[0])[1], factor, "mfcc", fmax=options["fmax"]).astype(float)
-        moved, warped, _ = _speaker_cmvn(source, source_speakers, [np.asarray(t, float) @ matrix.T for t in target],
-                                         options)
+        warped = _standardised([np.asarray(t, float) @ matrix.T for t in target])
         mmd2 = scaled_distances(_frames_of(moved), _frames_of(warped), options["max_frames"], options["seed"])["mmd2"]
         if best is None or mmd2 < best[0]:
-            best = (mmd2, moved, warped, factor)
-    return best[1], best[2], _Warp(best[3])
+            best = (mmd2, warped, factor)
+    return moved, best[1], _Warp(best[2])
 
 
 def _smooth(source, source_speakers, target, options):
