@@ -104,6 +104,11 @@ LEVERS = {
                                                      "self-training, its pseudo-labels from the once-retrained "
                                                      "networks", "unheard-resnets-self-vtln-last-share",
                                                      {"adapt_rounds": 2}),
+    "unheard-resnets+self+vtln-last+share+rounds2x2": ("unheard-resnets+self+vtln-last+share with two rounds of "
+                                                       "self-training of 2 epochs each instead of one of 4 (the "
+                                                       "same epochs; the pseudo-labels picked again half-way)",
+                                                       "unheard-resnets-self-vtln-last-share",
+                                                       {"adapt_rounds": 2, "adapt_epochs": 2}),
     "unheard-resnets+self+vtln-last+share+x4e15": ("unheard-resnets+self+vtln-last+share with four ResNets of 15 "
                                                    "epochs instead of three of 20 (the same training epochs in all)",
                                                    "unheard-resnets-self-vtln-last-share", {"seeds": 4, "epochs": 15}),
