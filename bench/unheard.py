@@ -102,8 +102,7 @@ LEVERS = {
                                              "unheard-resnets-self-vtln-last-share", {}),
     "unheard-resnets+self+vtln-last+share+rounds2": ("unheard-resnets+self+vtln-last+share with a second round of "
                                                      "self-training, its pseudo-labels from the once-retrained "
-                                                     "networks", "unheard-resnets-self-vtln-last-share",
-                                                     {"adapt_rounds": 2}),
+                                                     "networks", "unheard-resnets-self2-vtln-last-share", {}),
     "unheard-resnets+self+vtln-last+share+rounds2x2": ("unheard-resnets+self+vtln-last+share with two rounds of "
                                                        "self-training of 2 epochs each instead of one of 4 (the "
                                                        "same epochs; the pseudo-labels picked again half-way)",

@@ -112,9 +112,8 @@ def _each_speaker_standardised(source, source_speakers) -> list:
     out = [None] * len(source)
     for name in np.unique(source_speakers):
         rows = np.flatnonzero(source_speakers == name)
-        speaker = Standardiser().fit(_frames_of([source[i] for i in rows]))
-        for i in rows:
-            out[i] = speaker.transform(source[i])
+        for i, clip in zip(rows, _standardised([source[i] for i in rows])):
+            out[i] = clip
     return out
 
 
