@@ -148,6 +148,23 @@ def test_every_model_maps_a_batch_to_ten_logits_and_counts_its_parameters():
         D.build_model("gru", 13)
 
 
+def test_convolutional_models_are_channels_last_and_compute_what_the_default_layout_computes():
+    import copy
+
+    laid_out = [name for name, spec in D.MODELS.items() if spec.channels_last]
+    assert set(laid_out) == {"cnn", "resnet"}
+    for name in laid_out:
+        model = D.build_model(name, 40).eval()
+        convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+                             for w in convs if w.shape[1] > 1 and w.shape[2:] != (1, 1)), name  # else both
+        plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+        assert all(m.weight.is_contiguous() for m in plain.modules() if isinstance(m, torch.nn.Conv2d))
+        x, lengths = D.collate([torch.randn(t, 40) for t in (11, 30, 17)], D.model_spec(name).pad_multiple)
+        with torch.no_grad():
+            torch.testing.assert_close(model(x, lengths), plain(x, lengths), rtol=1e-5, atol=1e-5)
+
+
 def test_recipe_validates_and_schedules():
     with pytest.raises(D.DigitsError, match="learning rate must be positive"):
         D.Recipe(lr=0)
