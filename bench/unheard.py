@@ -36,6 +36,7 @@ import torch
 
 from hw5lib.data import audio
 from hw5lib.device import pick_device
+from hw5lib.digits.models import model_spec
 from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, lever_rows, loso, with_levers
 
 SPEC_AUGMENT = {"freq_masks": 2, "freq_width": 6, "time_masks": 2, "time_width": 8}
@@ -160,17 +161,21 @@ def lever(name: str, epochs: int | None) -> tuple[str, SpeakerRecipe]:
 
 
 def settings(recipe: SpeakerRecipe, nested: bool) -> dict:
-    """What a row's numbers depend on, as JSON gives it back (the words of a description do not count)."""
+    """What a row's numbers depend on, as JSON gives it back (the words of a description do not count),
+    with whether the recipe's model lays its convolutions out channels-last (a rerun in the other
+    layout rounds differently, and trains at another speed)."""
     fields = {k: v for k, v in asdict(recipe).items() if k != "description"}
-    return json.loads(json.dumps({"recipe": fields, "nested": nested}))
+    return json.loads(json.dumps({"recipe": fields, "nested": nested,
+                                  "channels_last": model_spec(recipe.model).channels_last}))
 
 
 def same_settings(stored: dict, key: dict) -> bool:
     """Whether a row measured with ``stored`` settings holds the numbers of ``key``: a recipe field added after
-    the row was measured (missing from it) counts as its default, which is what that row ran."""
+    the row was measured (missing from it) counts as its default, which is what that row ran; so does a
+    row without ``channels_last`` (measured before the layout was recorded: the default layout)."""
     defaults = {f.name: f.default for f in dataclass_fields(SpeakerRecipe) if f.default is not MISSING}
     recipe = stored.get("recipe", {})
-    filled = {**stored, "recipe": {**json.loads(json.dumps({k: v for k, v in defaults.items()
+    filled = {"channels_last": False, **stored, "recipe": {**json.loads(json.dumps({k: v for k, v in defaults.items()
                                                              if k in key.get("recipe", {}) and k not in recipe})),
                                    **recipe}}
     return filled == key
