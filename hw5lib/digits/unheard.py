@@ -222,10 +222,13 @@ threshold alone), 95.8% / 90.8% for ``unheard-resnets-self`` (no warp either) an
 ``unheard-resnets`` (no self-training), with the crowd of :data:`MEASURED_VOICES` (bench/unheard.md,
 "Class-balanced self-training", "Two rounds of self-training" and the sections before them). Its
 study took 31.4 minutes before the convolutions were laid out channels-last (1.25x faster per
-ResNet step, bench/conv_layout.py), which should bring it within the budget; chosen before its test
-study with that layout ran (bench/unheard.md, "Channels-last"). ``unheard-resnets-balanced``
-validates higher but assumes what a speaker says (every digit equally often), so it is never the
-default."""
+ResNet step, bench/conv_layout.py); chosen before its test study with that layout ran, which took
+27.6 minutes: 98.0% mean, worst 92.4% (george); with network seeds 3-5 instead of 0-2, 97.2% /
+92.2% in 26.5 minutes. Rerun in that layout afterwards, the validation still ranks it first:
+96.1% / 90.0% against one round's 95.6% / 89.2% (bench/unheard.md, "Channels-last: two rounds
+inside the budget").
+``unheard-resnets-balanced`` validates higher but assumes what a speaker says (every digit equally
+often), so it is never the default."""
 # "unheard" is the recipe for voices never heard, whichever BEST is (issue 17's "--recipe unheard"); the CNN it
 # started as is "unheard-cnn"
 RECIPES["unheard"] = replace(
