@@ -7,6 +7,7 @@
         --levers speaker+specaug,unheard,unheard-resnet
     OMP_NUM_THREADS=1 .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --nested --study  # Q4's full table
     .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --table   # the markdown table of every row
+    .venv/bin/python bench/unheard.py --out bench/unheard.jsonl --refresh README.md bench/unheard.md
 
 Each lever is a :class:`~hw5lib.digits.unheard.SpeakerRecipe`: ``base`` is the chapter's CNN
 recipe (``ours``: training-set standardisation, Adam 2e-3 with a cosine schedule, input noise 0.2)
@@ -19,12 +20,18 @@ by statistics of its own unlabelled clips: adaptation, not training on the test 
 Prints one line per lever (LOSO mean, worst speaker, per speaker, minutes) and appends its JSON to
 ``--out`` (a lever already there with the same settings is not run again, so an interrupted study
 resumes). Timings are training plus testing, one thread (``OMP_NUM_THREADS=1``).
+
+The documents quote measured rows only as tables this script writes: ``--refresh`` rewrites, in the
+files named, every block between ``<!-- bench/unheard.py --results LEVER[,LEVER...] -->`` and
+``<!-- /results -->`` from ``--out``'s rows (:func:`results`), and a test checks that README.md and
+bench/unheard.md hold what bench/unheard.jsonl says.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import time
@@ -37,7 +44,7 @@ import torch
 from hw5lib.data import audio
 from hw5lib.device import pick_device
 from hw5lib.digits.models import model_spec
-from hw5lib.digits.unheard import RECIPES, SpeakerRecipe, lever_rows, loso, with_levers
+from hw5lib.digits.unheard import MEASURED_VOICES, RECIPES, SpeakerRecipe, lever_rows, loso, with_levers
 
 SPEC_AUGMENT = {"freq_masks": 2, "freq_width": 6, "time_masks": 2, "time_width": 8}
 # the augmented recipe the study starts from: per-speaker CMVN, speed, VTLP, tempo, SpecAugment
@@ -200,6 +207,12 @@ def crowd_words(row: dict) -> str:
     return "none" if row["crowd"] is None else ", ".join(f"{k} {v}" for k, v in row["crowd"]["engines"].items())
 
 
+def crowd_short(row: dict) -> str:
+    """A row's crowd in a few words: "setup's" for the voices of :data:`MEASURED_VOICES`."""
+    engines = (row.get("crowd") or {}).get("engines")
+    return "setup's" if engines == MEASURED_VOICES else crowd_words(row)
+
+
 def percent(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}"
 
@@ -216,6 +229,47 @@ def table(rows: list[dict]) -> str:
                      + " | ".join(percent(row["per_speaker"].get(s)) for s in speakers)
                      + f" | {row['minutes']:.1f} | {crowd_words(row)} |")
     return "\n".join(lines)
+
+
+RESULTS = re.compile(r"(?P<open><!-- bench/unheard\.py --results (?P<levers>[^ ]+) -->\n)(?P<table>.*?)"
+                     r"(?P<close><!-- /results -->)", re.S)
+
+
+def network_seeds(row: dict) -> str:
+    """The seeds of a row's networks: "0-2" for three from seed 0."""
+    n = row["settings"]["recipe"].get("seeds", 1)
+    return str(row["seed"]) if n == 1 else f"{row['seed']}-{row['seed'] + n - 1}"
+
+
+def results(rows: list[dict], levers: list[str]) -> str:
+    """The markdown table of every study of ``levers`` in ``rows``, lever by lever in the order given and
+    each lever's in the order measured: its test
+    score (leave-one-speaker-out) and its nested validation score (held-out training speakers), each
+    where measured, with the convolutions' layout, the networks' seeds, the crowd's voices (those of
+    :data:`~hw5lib.digits.unheard.MEASURED_VOICES`: "setup's") and the study's wall minutes."""
+    lines = ["| lever | convolutions | network seeds | crowd | score | mean (%) | worst speaker (%) "
+             "| study, wall minutes |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in (r for lever in levers for r in rows if r["lever"] == lever):
+        head = (f"| `{row['lever']}` | {'channels-last' if row['settings'].get('channels_last') else 'default'} | "
+                f"{network_seeds(row)} | {crowd_short(row)} |")
+        minutes = f"{row['wall_minutes']:.1f}"
+        if not row["settings"].get("validation_only"):
+            lines.append(f"{head} test | {percent(row['mean'])} | {percent(row['worst'])} ({row['worst_speaker']}) | "
+                         f"{minutes} |")
+            minutes = "(with the test)"
+        if "inner_mean" in row:
+            held_out = min(row["inner_per_fold"].values(), key=lambda pair: pair[1])[0]  # fold: [speaker, accuracy]
+            lines.append(f"{head} validation | {percent(row['inner_mean'])} | {percent(row['inner_worst'])} "
+                         f"({held_out} held out) | {minutes} |")
+    if len(lines) == 2:
+        raise SystemExit(f"No row of {', '.join(levers)} is measured.")
+    return "\n".join(lines)
+
+
+def refresh(text: str, rows: list[dict]) -> str:
+    """``text`` with every results block (see the module's docstring) rewritten from ``rows``."""
+    return RESULTS.sub(lambda m: m["open"] + results(rows, m["levers"].split(",")) + "\n" + m["close"], text)
 
 
 def main(argv=None) -> list[dict]:
@@ -240,11 +294,22 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--data", default="/work/shared/data/fsdd/recordings")
     parser.add_argument("--out", default=None, help="append each lever's JSON line here (and skip levers there)")
     parser.add_argument("--table", action="store_true", help="print the markdown table of --out and stop")
+    parser.add_argument("--results", default=None, metavar="LEVER[,LEVER...]",
+                        help="print the table of those levers' studies in --out (test and validation) and stop")
+    parser.add_argument("--refresh", nargs="+", default=None, metavar="FILE",
+                        help="rewrite the results blocks of these files from --out's rows and stop")
     args = parser.parse_args(argv)
     done = [json.loads(line) for line in Path(args.out).read_text().splitlines()] if args.out and Path(
         args.out).exists() else []
     if args.table:
         print(table(done))
+        return done
+    if args.results:
+        print(results(done, args.results.split(",")))
+        return done
+    if args.refresh:
+        for doc in map(Path, args.refresh):
+            doc.write_text(refresh(doc.read_text(), done))
         return done
     torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "1")))
     data = audio.load_digits(args.data, progress=False)

@@ -94,7 +94,7 @@ class Architecture:
             return digits.RecurrentClassifier(n_inputs, self.width, self.depth, bidirectional=self.family == "bilstm",
                                               dense=64, dropout=self.dropout)
         if self.family == "cnn":
-            return digits.ConvClassifier(n_inputs, self.channels, dense=64, dropout=self.dropout)
+            return digits.channels_last(digits.ConvClassifier(n_inputs, self.channels, dense=64, dropout=self.dropout))
         if self.family == "mean_mlp":
             layers, previous = [], n_inputs
             for _ in range(self.depth):

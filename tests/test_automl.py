@@ -1,5 +1,6 @@
 """hw5lib.automl: the search space, storages, two workers on one study, a killed worker."""
 
+import copy
 import os
 import signal
 import subprocess
@@ -39,6 +40,20 @@ def test_every_point_of_the_space_builds_and_reads_a_padded_batch(family, featur
     logits = model(x, torch.tensor([16, 9, 4]))
     assert logits.shape == (3, 10) and torch.isfinite(logits).all()
     assert architecture.label().startswith(automl.FAMILY_LABELS[family])
+
+
+def test_searched_cnns_are_laid_out_as_the_registry_lays_out_its_cnn():
+    """A searched CNN gets the registry's faster channels-last convolutions, and the layout changes
+    nothing it computes but the order of its sums."""
+    assert digits.MODELS["cnn"].channels_last
+    model = automl.Architecture("cnn", 3, 64, 0.0, "log_mel", 1e-3, 16).build(40, seed=2).eval()
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 3 and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+                                   for w in convs[1:])  # the first reads one channel: both layouts at once
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    x, lengths = torch.randn(3, 24, 40), torch.tensor([24, 17, 9])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, lengths), plain(x, lengths), rtol=1e-5, atol=1e-5)
 
 
 def test_the_mean_models_are_the_digits_mean_pooling():

@@ -20,7 +20,8 @@ checkpoints), :mod:`.ablation` (why the report reached 40%), :mod:`.__main__` (t
 
 from hw5lib.digits.ablation import ABLATION, AblationStep, ablation, report_subset
 from hw5lib.digits.models import (MODELS, ConvClassifier, MeanClassifier, MeanPooling, ModelSpec, RecurrentClassifier,
-                                  build_model, count_parameters, masked_mean, model_spec, parameter_count)
+                                  build_model, channels_last, count_parameters, masked_mean, model_spec,
+                                  parameter_count)
 from hw5lib.digits.sets import (N_CLASSES, DigitsError, SequenceSet, Standardiser, cmvn, collate, feature_sets,
                                 fixed_length, normalise, random_split, speaker_split, stratified_split)
 from hw5lib.digits.training import Outcome, Recipe, bucketed_batches, checkpoint_name, fit, predict, train_and_test
@@ -28,8 +29,8 @@ from hw5lib.digits.training import Outcome, Recipe, bucketed_batches, checkpoint
 __all__ = [
     "DigitsError", "SequenceSet", "random_split", "stratified_split", "speaker_split", "fixed_length",
     "Standardiser", "cmvn", "collate", "normalise", "RecurrentClassifier", "ConvClassifier", "MeanClassifier",
-    "MeanPooling", "ModelSpec", "MODELS", "model_spec", "build_model", "count_parameters", "parameter_count",
-    "feature_sets",
+    "MeanPooling", "ModelSpec", "MODELS", "model_spec", "build_model", "channels_last", "count_parameters",
+    "parameter_count", "feature_sets",
     "masked_mean", "N_CLASSES",
     "Recipe", "bucketed_batches", "checkpoint_name", "fit", "predict", "Outcome", "train_and_test",
     "AblationStep", "ABLATION", "ablation", "report_subset",

@@ -209,7 +209,14 @@ def build_model(name: str, n_inputs: int, seed: int = 0) -> nn.Module:
     spec = model_spec(name)
     torch.manual_seed(seed)
     model = spec.make(n_inputs)
-    return model.to(memory_format=torch.channels_last) if spec.channels_last else model
+    return channels_last(model) if spec.channels_last else model
+
+
+def channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with its convolutions' weights laid out channels-last (NHWC), in place: oneDNN's
+    convolutions on a CPU run faster so (``bench/conv_layout.py``); the same model, its sums
+    rounded in another order. For every convolutional network, registered or searched."""
+    return model.to(memory_format=torch.channels_last)
 
 
 def parameter_count(name: str, n_inputs: int) -> int:

@@ -213,20 +213,11 @@ RECIPES["unheard-resnets-balanced"] = replace(
                 "bench/unheard.md)")
 BEST = "unheard-resnets-self2-vtln-last-share"
 """The recipe chosen on held-out *training* speakers, never on a test speaker: the command line's
-default. Of the recipes whose leave-one-speaker-out study fits in 30 minutes on 2 cores
+default. The rule: of the recipes whose leave-one-speaker-out study fits in 30 minutes on 2 cores
 (``loso(jobs=2)``), the one with the best validation worst speaker among those at least 95% on
-average: 96.7% mean, 92.0% worst, against 96.4% / 91.8% for ``unheard-resnets-self-vtln-last-share``
-(one round of self-training), 96.5% / 91.6% for two rounds of 2 epochs, 95.7% / 90.8% for four
-ResNets of 15 epochs, 96.0% / 91.0% for ``unheard-resnets-self-vtln-last`` (self-training by
-threshold alone), 95.8% / 90.8% for ``unheard-resnets-self`` (no warp either) and 95.1% / 88.6% for
-``unheard-resnets`` (no self-training), with the crowd of :data:`MEASURED_VOICES` (bench/unheard.md,
-"Class-balanced self-training", "Two rounds of self-training" and the sections before them). Its
-study took 31.4 minutes before the convolutions were laid out channels-last (1.25x faster per
-ResNet step, bench/conv_layout.py); chosen before its test study with that layout ran, which took
-27.6 minutes: 98.0% mean, worst 92.4% (george); with network seeds 3-5 instead of 0-2, 97.2% /
-92.2% in 26.5 minutes. Rerun in that layout afterwards, the validation still ranks it first:
-96.1% / 90.0% against one round's 95.6% / 89.2% (bench/unheard.md, "Channels-last: two rounds
-inside the budget").
+average, with the crowd of :data:`MEASURED_VOICES`; fixed in a commit before its test studies ran.
+Every candidate's validation and test studies are tabled from ``bench/unheard.jsonl`` in
+``bench/unheard.md`` ("Result") and BEST's in the README, by ``bench/unheard.py --refresh``.
 ``unheard-resnets-balanced`` validates higher but assumes what a speaker says (every digit equally
 often), so it is never the default."""
 # "unheard" is the recipe for voices never heard, whichever BEST is (issue 17's "--recipe unheard"); the CNN it
