@@ -44,7 +44,8 @@ import torch
 from hw5lib.data import audio
 from hw5lib.device import pick_device
 from hw5lib.digits.models import model_spec
-from hw5lib.digits.unheard import MEASURED_VOICES, RECIPES, SpeakerRecipe, lever_rows, loso, with_levers
+from hw5lib.digits.unheard import (CROWD_CATALOGUE, MEASURED_VOICES, RECIPES, SpeakerRecipe, lever_rows, loso,
+                                   with_levers)
 
 SPEC_AUGMENT = {"freq_masks": 2, "freq_width": 6, "time_masks": 2, "time_width": 8}
 # the augmented recipe the study starts from: per-speaker CMVN, speed, VTLP, tempo, SpecAugment
@@ -197,7 +198,7 @@ def crowd_voices(recipe: SpeakerRecipe) -> dict | None:
 
     from hw5lib.data.crowd import available_voices
 
-    return dict(Counter(voice.engine for voice in available_voices()[0]))
+    return dict(Counter(voice.engine for voice in available_voices(catalogue=CROWD_CATALOGUE)[0]))
 
 
 def crowd_words(row: dict) -> str:

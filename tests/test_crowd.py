@@ -188,6 +188,38 @@ def test_the_neural_voice_says_a_digit_the_same_on_every_run_at_the_speed_asked(
     assert len(faster) < 0.85 * len(normal)
 
 
+def test_a_catalogue_pins_the_crowd_whatever_else_is_installed(monkeypatch):
+    setup = list(crowd.catalogue_voices("setup"))
+
+    def machine(extra=(), without=()):
+        def engine_voices(engine):  # the setup machine's voices, with some added or taken away
+            voices = [v for v in setup if v.engine == engine] + [v for v in extra if v.engine == engine]
+            if engine == "piper" and not voices:
+                return [], "piper-tts is not installed"
+            return [v for v in voices if v not in without], None
+        monkeypatch.setattr(crowd, "_engine_voices", engine_voices)
+
+    machine()
+    assert crowd.available_voices(catalogue="setup") == (setup, [])
+    pinned = crowd.describe_crowd(6, catalogue="setup")
+    assert pinned["catalogue"] == "setup" and pinned["engines"]["festival"] == [
+        "kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]
+    machine(extra=[crowd.Voice("mbrola", "mb-us1"), crowd.Voice("festival", "rab_diphone"),
+                   crowd.Voice("piper", "en_US-joe-medium")])
+    assert crowd.available_voices(catalogue="setup") == (setup, [])  # the extras are left out...
+    assert crowd.describe_crowd(6, catalogue="setup") == pinned
+    assert crowd.describe_crowd(6)["catalogue_key"] != pinned["catalogue_key"]  # ...where unpinned they join
+    machine(without=[crowd.Voice("flite", "slt"), crowd.Voice("festival", "kal_diphone")])
+    voices, notes = crowd.available_voices(catalogue="setup")
+    assert voices == [v for v in setup if v.name not in ("slt", "kal_diphone")] and len(voices) == len(setup) - 2
+    assert notes == [f"catalogue 'setup': 2 of its {len(setup)} voices are missing here (festival:kal_diphone, "
+                     "flite:slt), so this crowd differs from the catalogue's"]
+    with pytest.raises(audio.AudioError, match="Unknown voice catalogue 'mine'; choose one of setup"):
+        crowd.available_voices(catalogue="mine")
+    with pytest.raises(audio.AudioError, match="engines or its voice catalogue, not both"):
+        crowd.synthesize_crowd(1, 1, engines=["espeak-ng"], catalogue="setup", progress=False)
+
+
 def test_the_voice_set_is_part_of_the_cache_key(monkeypatch):
     all_voices = crowd.describe_crowd(2)["catalogue_key"]
     assert crowd.describe_crowd(2, engines=["espeak-ng"])["catalogue_key"] != all_voices or \

@@ -443,22 +443,34 @@ def test_a_crowd_never_brings_the_test_speakers_voice(tmp_path, monkeypatch):
 
 
 
-def test_a_crowd_of_other_voices_than_the_measured_one_is_used_with_a_warning(monkeypatch):
+def test_the_crowd_is_pinned_to_its_catalogue_and_one_missing_voices_is_used_with_a_warning(monkeypatch):
     import warnings
 
+    from hw5lib.data import crowd
     from hw5lib.digits import unheard
 
-    def crowd_of(voices):
-        return lambda *args, **kwargs: replace(tone_digits(("zed",), takes=1), origin={"crowd": {
-            "catalogue_key": "0123", "engines": voices}})
+    asked = []
 
-    monkeypatch.setattr(audio, "load_digits", crowd_of({"espeak-ng": 368, "piper": 1}))
-    with pytest.warns(UserWarning, match=r"other voices \(espeak-ng 368, piper 1\) than .* \(espeak-ng 368, "):
+    def crowd_of(voices):
+        def load(*args, **kwargs):
+            asked.append(kwargs.get("synthetic_catalogue"))
+            record = {"catalogue_key": "0123", "engines": voices}
+            return replace(tone_digits(("zed",), takes=1), origin={"crowd": record})
+        return load
+
+    monkeypatch.setattr(audio, "load_digits", crowd_of({"espeak-ng": 368, "flite": 5}))  # festival not installed
+    with pytest.warns(UserWarning, match=r"other voices \(espeak-ng 368, flite 5\) than .* \(espeak-ng 368, "):
         assert unheard.crowd_clips(2, 1).speaker_names == ["zed"]
     monkeypatch.setattr(audio, "load_digits", crowd_of(dict(unheard.MEASURED_VOICES)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         unheard.crowd_clips(2, 1)
+    assert asked == [unheard.CROWD_CATALOGUE] * 2
+    # the numbers were measured with this catalogue: its voices per engine, and its cache key for seed 0
+    assert unheard.MEASURED_VOICES == {"espeak-ng": 368, "festival": 3, "flite": 5}
+    assert crowd._key(crowd._catalogue_key(
+        list(crowd.catalogue_voices(unheard.CROWD_CATALOGUE)), 0)) == "24adcf921f6d6f0c"
+
 
 # --- the levers of the unheard recipe ---------------------------------------------------------------
 

@@ -195,14 +195,15 @@ def _limit(clips: list[Clip], per_speaker_digit: int | None, max_speakers: int |
 def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int | None = None,
                 max_speakers: int | None = None, skip_bad: bool = False, synthetic_speakers: int = 8,
                 synthetic_takes: int = 10, seed: int = 0, progress: bool = True,
-                report: Callable[[str], None] = print) -> DigitSet:
+                report: Callable[[str], None] = print, synthetic_catalogue: str | None = None) -> DigitSet:
     """Load spoken digits.
 
     ``data_dir``: a folder in the FSDD or AudioMNIST layout; ``"fsdd"`` or ``"audiomnist"`` for
     that data set, found or downloaded and verified (:func:`hw5lib.data.fetch.locate_digits`);
     ``"auto"`` for FSDD when it can be had and synthetic digits otherwise; ``None`` or
     ``"synthetic"`` for synthetic digits: the first ``synthetic_speakers`` speakers of the crowd
-    (:mod:`hw5lib.data.crowd`), ``synthetic_takes`` takes of each digit. ``per_speaker_digit`` and
+    (:mod:`hw5lib.data.crowd`), ``synthetic_takes`` takes of each digit, its voices those of the
+    catalogue ``synthetic_catalogue`` (every voice found when None). ``per_speaker_digit`` and
     ``max_speakers`` take a deterministic subset."""
     from hw5lib.data.fetch import locate_digits, resampled
 
@@ -212,8 +213,9 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
     if synthetic:  # the crowd of synthetic speakers: several engines, voices, channels and rooms
         from hw5lib.data.crowd import describe_crowd, synthesize_crowd
 
-        folder = synthesize_crowd(synthetic_speakers, synthetic_takes, seed=seed, progress=progress, report=report)
-        crowd = describe_crowd(synthetic_speakers, seed)
+        folder = synthesize_crowd(synthetic_speakers, synthetic_takes, seed=seed, progress=progress, report=report,
+                                  catalogue=synthetic_catalogue)
+        crowd = describe_crowd(synthetic_speakers, seed, catalogue=synthetic_catalogue)
     elif origin.dataset == "AudioMNIST":  # 48 kHz: resampled to the chapters' rate once, into the cache
         folder = resampled(origin.folder.parent, origin.folder.name, sample_rate, progress) / origin.folder.name
     else:
@@ -245,9 +247,9 @@ def load_digits(data_dir=None, sample_rate: int = 8000, per_speaker_digit: int |
 
 def _crowd_record(crowd: dict) -> dict:
     """What a result records of the synthetic crowd it used: voices per engine, the voices its
-    speakers speak with, what was skipped, and the cache key of the voice catalogue."""
+    speakers speak with, what was skipped, the catalogue it was pinned to and the cache key of its voices."""
     return {"engines": {engine: len(voices) for engine, voices in crowd["engines"].items()},
-            "voices_used": crowd["voices_used"], "skipped": crowd["skipped"],
+            "voices_used": crowd["voices_used"], "skipped": crowd["skipped"], "catalogue": crowd.get("catalogue"),
             "catalogue_key": crowd["catalogue_key"], "version": crowd["version"]}
 
 

@@ -53,9 +53,9 @@ from hw5lib.io import atomic_write_bytes
 from hw5lib.progress import progress as progress_bar
 
 __all__ = [
-    "Voice", "Speaker", "Channel", "ENGINES", "ENGINE_PACKAGES", "CROWD_RATE", "available_voices", "crowd_speakers",
-    "describe_crowd", "synthesize_crowd", "render", "make_take", "recorded", "trim", "warp", "reverb", "room_response",
-    "band_limit", "equalise", "pad", "add_noise", "channel", "snr_db",
+    "Voice", "Speaker", "Channel", "ENGINES", "CATALOGUES", "catalogue_voices", "ENGINE_PACKAGES", "CROWD_RATE",
+    "available_voices", "crowd_speakers", "describe_crowd", "synthesize_crowd", "render", "make_take", "recorded",
+    "trim", "warp", "reverb", "room_response", "band_limit", "equalise", "pad", "add_noise", "channel", "snr_db",
 ]
 
 CROWD_RATE = 8000
@@ -107,6 +107,25 @@ class Voice:
         short = {"espeak-ng": "es", "mbrola": "mb", "festival": "fe", "flite": "fl", "piper": "pi"}[self.engine]
         name = self.name.replace("_diphone", "").replace("cmu_us_", "").replace("_arctic", "")
         return f"{short}-" + re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+
+
+CATALOGUES: dict[str, tuple[Voice, ...]] = {
+    "setup": (*(Voice("espeak-ng", f"{a}+{v}") for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS),
+              *(Voice("festival", v) for v in ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")),
+              *(Voice("flite", v) for v in FLITE_VOICES)),
+}
+"""Named voice catalogues a crowd can be pinned to (``catalogue=``): its voices are then these, in
+this order, whatever other voices a machine has, so two machines with them make the same crowd.
+``"setup"`` is every voice ``scripts/setup`` installs (espeak-ng's accents x variants, festival's
+kal, ked and slt, flite's five), the voices the unheard-speakers recipes were measured with."""
+
+
+def catalogue_voices(name: str) -> tuple[Voice, ...]:
+    """The voices of catalogue ``name`` (see :data:`CATALOGUES`)."""
+    try:
+        return CATALOGUES[name]
+    except KeyError:
+        raise AudioError(f"Unknown voice catalogue {name!r}; choose one of {', '.join(CATALOGUES)}.") from None
 
 
 def _program(name: str, engine: str) -> str:
@@ -163,13 +182,33 @@ def _piper_voice(name: str):
     return PiperVoice.load(package.model_path(), package.config_path())
 
 
-def available_voices(engines: Sequence[str] | None = None) -> tuple[list[Voice], list[str]]:
+def available_voices(engines: Sequence[str] | None = None,
+                     catalogue: str | None = None) -> tuple[list[Voice], list[str]]:
     """The voices of ``engines`` (all of :data:`ENGINES` when None) found on this machine, and a
     note for each engine skipped. espeak-ng must be there; an engine named in ``engines`` must be
     there too (an :class:`AudioError` says which Debian package installs it); with ``engines=None``
-    a missing optional engine is only noted."""
+    a missing optional engine is only noted.
+
+    ``catalogue`` (a name of :data:`CATALOGUES`, instead of ``engines``): the catalogue's voices
+    found here, in its order; other voices here are left out, and a catalogue voice missing here is
+    a note naming it (the crowd is then another one: what installs it is in the engine's note)."""
+    if catalogue is not None:
+        if engines is not None:
+            raise AudioError("Give the crowd's engines or its voice catalogue, not both.")
+        wanted = catalogue_voices(catalogue)
+        found, notes = _found(list(dict.fromkeys(["espeak-ng", *(v.engine for v in wanted)])), asked=False)
+        here = set(found)
+        missing = [v for v in wanted if v not in here]
+        if missing:
+            named = ", ".join(f"{v.engine}:{v.name}" for v in missing[:4]) + (", ..." if len(missing) > 4 else "")
+            notes.append(f"catalogue {catalogue!r}: {len(missing)} of its {len(wanted)} voices are missing here "
+                         f"({named}), so this crowd differs from the catalogue's")
+        return [v for v in wanted if v in here], notes
     asked = engines is not None
-    engines = list(engines) if engines is not None else list(ENGINES)
+    return _found(list(engines) if engines is not None else list(ENGINES), asked)
+
+
+def _found(engines: list[str], asked: bool) -> tuple[list[Voice], list[str]]:
     voices, notes = [], []
     for engine in engines:
         found, note = _engine_voices(engine)
@@ -517,10 +556,12 @@ def _key(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def describe_crowd(speakers: int, seed: int = 0, engines: Sequence[str] | None = None) -> dict:
+def describe_crowd(speakers: int, seed: int = 0, engines: Sequence[str] | None = None,
+                   catalogue: str | None = None) -> dict:
     """The crowd as data provenance: engines and their voices, the speakers (voice, speed, pitch,
-    warp, channel), what was skipped and why, and the key under which it is cached."""
-    voices, notes = available_voices(engines)
+    warp, channel), what was skipped and why, the voice catalogue it is pinned to (None: every
+    voice found) and the key under which it is cached."""
+    voices, notes = available_voices(engines, catalogue)
     people = crowd_speakers(speakers, seed, voices)
     by_engine: dict = {}
     for voice in voices:
@@ -528,30 +569,31 @@ def describe_crowd(speakers: int, seed: int = 0, engines: Sequence[str] | None =
     used = sorted({f"{p.voice.engine}:{p.voice.name}" for p in people})
     return {"source": "synthetic crowd", "synthetic": True, "speakers": speakers, "seed": seed,
             "sample_rate": CROWD_RATE, "version": CROWD_VERSION, "engines": by_engine, "voices_used": used,
-            "skipped": notes, "catalogue_key": _key(_catalogue_key(voices, seed)),
+            "skipped": notes, "catalogue": catalogue, "catalogue_key": _key(_catalogue_key(voices, seed)),
             "speaker_list": [p.describe() for p in people]}
 
 
 def synthesize_crowd(speakers: int, takes: int, seed: int = 0, folder=None, progress: bool = True, *,
-                     engines: Sequence[str] | None = None, workers: int | None = None,
-                     report: Callable[[str], None] = print) -> Path:
+                     engines: Sequence[str] | None = None, catalogue: str | None = None,
+                     workers: int | None = None, report: Callable[[str], None] = print) -> Path:
     """Make (or find cached) ``takes`` takes of every digit by the first ``speakers`` speakers of
     the crowd (see :func:`crowd_speakers`), as 8 kHz mono PCM16 wavs in the FSDD layout; return
     the folder, which holds a ``COMPLETE`` marker with :func:`describe_crowd`'s description.
 
     ``engines``: which engines to use (all found when None; a missing optional one is skipped and
-    ``report`` is told). Deterministic for given arguments and voices; each clip is made once into
-    a pool in the cache, shared by every crowd with the same seed and voices."""
+    ``report`` is told); or ``catalogue``: a name of :data:`CATALOGUES`, whose voices alone are used
+    (the same crowd on every machine that has them). Deterministic for given arguments and voices;
+    each clip is made once into a pool in the cache, shared by every crowd with the same seed and voices."""
     import soundfile
 
     if speakers < 1:
         raise AudioError(f"'speakers' must be at least 1, got {speakers}.")
     if takes < 1:
         raise AudioError(f"'takes' must be at least 1, got {takes}.")
-    voices, notes = available_voices(engines)
-    catalogue = _catalogue_key(voices, seed)
-    pool = cache_root() / "crowd" / f"clips-{_key(catalogue)}"
-    spec = {**catalogue, "speakers": speakers, "takes": takes}
+    voices, notes = available_voices(engines, catalogue)
+    key = _catalogue_key(voices, seed)
+    pool = cache_root() / "crowd" / f"clips-{_key(key)}"
+    spec = {**key, "speakers": speakers, "takes": takes}
     folder = Path(folder) if folder is not None else cache_root() / "crowd" / _key(spec)
     done = folder / "COMPLETE"
     if done.exists():
@@ -583,7 +625,7 @@ def synthesize_crowd(speakers: int, takes: int, seed: int = 0, folder=None, prog
     with ThreadPoolExecutor(max_workers=workers) as threads:
         for _ in progress_bar(threads.map(make, people), progress, "synthesising the crowd", total=len(people)):
             pass
-    description = describe_crowd(speakers, seed, engines)
+    description = describe_crowd(speakers, seed, engines, catalogue)
     description["takes"] = takes
     atomic_write_bytes(done, json.dumps(description, indent=1).encode())
     return folder

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial, wraps
@@ -50,6 +51,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from hw5lib.data.crowd import catalogue_voices
 from hw5lib.digits.models import build_model, count_parameters, model_spec
 from hw5lib.digits.sets import (N_CLASSES, DigitsError, SequenceSet, floor_db, lifter, normalise, speaker_cmvn,
                                 trim_quiet)
@@ -236,29 +238,36 @@ def recipe_named(recipe: str | SpeakerRecipe) -> SpeakerRecipe:
         raise DigitsError(f"Unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}.") from None
 
 
-MEASURED_VOICES = {"espeak-ng": 368, "festival": 3, "flite": 5}
+CROWD_CATALOGUE = "setup"
+"""The voice catalogue (:data:`hw5lib.data.crowd.CATALOGUES`) the recipes' synthetic crowd is
+pinned to: every voice ``scripts/setup`` installs, and no other, so voices installed beside them
+(mbrola, the Piper voice of ``hw5lib[voices]``) leave the crowd as it was measured. Before
+2026-12-07 the crowd was dealt from every voice found; on a machine set up by ``scripts/setup``
+that is the same crowd (catalogue key 24adcf921f6d6f0c for seed 0)."""
+
+MEASURED_VOICES = dict(Counter(voice.engine for voice in catalogue_voices(CROWD_CATALOGUE)))
 """The voices per engine that the recipes' numbers in ``bench/unheard.md`` and the README were
-measured with since 2026-12-06: those of a machine set up by ``scripts/setup`` (espeak-ng 1.51,
-festival's and flite's voices; no mbrola, no Piper; crowd catalogue key 24adcf921f6d6f0c for seed 0).
-The crowd's speakers are dealt from the voices found, so other voices make another crowd: one ResNet
-on george's fold moved from 84.6% to 80.6% when the Piper voice was installed."""
+measured with since 2026-12-06 (espeak-ng 368, festival 3, flite 5: :data:`CROWD_CATALOGUE`'s;
+espeak-ng 1.51). With some of them missing the crowd is another one: one ResNet on george's fold
+moved from 84.6% to 80.6% when the Piper voice joined the crowd, before it was pinned."""
 
 
 def crowd_clips(speakers: int, takes: int, seed: int = 0, progress: bool = False):
     """The synthetic crowd of :mod:`hw5lib.data.crowd` (``speakers`` x ``takes`` of every digit),
     made once into the cache and read as a DigitSet; its speaker names never clash with real ones.
-    A crowd of other voices than :data:`MEASURED_VOICES` is used with a warning that says so."""
+    Its voices are :data:`CROWD_CATALOGUE`'s; where some are missing, the crowd of those found is
+    used with a warning that says so."""
     from hw5lib.data import audio
 
     crowd = audio.load_digits("synthetic", synthetic_speakers=speakers, synthetic_takes=takes, seed=seed,
-                              progress=progress, report=lambda message: None)
+                              progress=progress, report=lambda message: None, synthetic_catalogue=CROWD_CATALOGUE)
     record = crowd.origin.get("crowd") or {}
     if record and record.get("engines") != MEASURED_VOICES:
         words = [", ".join(f"{engine} {count}" for engine, count in voices.items())
                  for voices in (record.get("engines", {}), MEASURED_VOICES)]
         warnings.warn(f"The synthetic crowd here is dealt from other voices ({words[0]}) than the one the unheard "
                       f"recipes were measured with ({words[1]}), so expect numbers a few points away from "
-                      f"bench/unheard.md's.", stacklevel=2)
+                      f"bench/unheard.md's (scripts/setup installs the missing ones).", stacklevel=2)
     return crowd
 
 
