@@ -24,6 +24,7 @@ markdown table and appends one JSON line per family to ``--out``.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -39,11 +40,27 @@ DATA = "/work/shared/data/fsdd/recordings"
 
 def _key(recipe) -> str:
     """A short hash of what a member's numbers depend on: its fields that differ from their defaults (so
-    that a field added later, at its default, keeps the bank)."""
+    that a field added later, at its default, keeps the bank), the layout of its convolutions and, when
+    it trains with the synthetic crowd, the crowd's voices (its catalogue key): a member trained in
+    another layout or with another crowd is another member."""
+    from hw5lib.digits.models import model_spec
+
     defaults = {f.name: f.default for f in fields(recipe) if f.default is not MISSING}
     changed = {k: v for k, v in asdict(recipe).items()
                if k != "description" and not (k in defaults and v == defaults[k])}
+    changed["channels_last"] = model_spec(recipe.model).channels_last
+    if recipe.crowd is not None:
+        changed["crowd_voices"] = crowd_key()
     return hashlib.sha256(json.dumps(changed, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+@functools.lru_cache(maxsize=None)
+def crowd_key() -> str:
+    """The catalogue key of the voices the recipes' crowd has on this machine (seed 0, as they use it)."""
+    from hw5lib.data.crowd import describe_crowd
+    from hw5lib.digits.unheard import CROWD_CATALOGUE
+
+    return describe_crowd(1, 0, catalogue=CROWD_CATALOGUE)["catalogue_key"]
 
 
 def bank_path(bank: Path, member: str, seed: int, held: str, train: list[str]) -> Path:
@@ -235,6 +252,10 @@ def main(argv=None):
         for line in pool.map(train_member, tasks):
             print(line, flush=True)
     resnets = dict(members).get("unheard-resnet", 0)
+    from hw5lib.digits.models import model_spec
+    from hw5lib.digits.unheard import recipe_named
+
+    layouts = {name: model_spec(recipe_named(name).model).channels_last for name, _ in members}
     rows = []
     print("| ensemble (one vote per network) | validation mean / worst (%) | "
           + " | ".join(f"held out: {h}" for h in plan) + (" | LOSO mean / worst (%) | " + " | ".join(test) if test
@@ -244,7 +265,8 @@ def main(argv=None):
               for name, family in families(resnets, not args.no_adapted)]
     for name, family, balance in scored:
         row = {"family": name, "members": family, **score(bank, plan, family, balance), "balanced": balance,
-               "command": "bench/unheard_bank.py" + " --balanced" * balance}
+               "command": "bench/unheard_bank.py" + " --balanced" * balance, "crowd_key": crowd_key(),
+               "channels_last": layouts}
         line = (f"| {name} | {100 * row['mean']:.1f} / {100 * row['worst']:.1f} | "
                 + " | ".join(f"{100 * row['per_speaker'][h]:.1f}" for h in plan) + " |")
         if test:
