@@ -43,6 +43,7 @@ import torch
 
 from hw5lib.data import audio
 from hw5lib.device import pick_device
+from hw5lib.io import atomic_write_text
 from hw5lib.digits.models import model_spec
 from hw5lib.digits.unheard import (CROWD_CATALOGUE, MEASURED_VOICES, RECIPES, SpeakerRecipe, lever_rows, loso,
                                    with_levers)
@@ -244,9 +245,9 @@ def network_seeds(row: dict) -> str:
 
 def results(rows: list[dict], levers: list[str]) -> str:
     """The markdown table of every study of ``levers`` in ``rows``, lever by lever in the order given and
-    each lever's in the order measured: its test
-    score (leave-one-speaker-out) and its nested validation score (held-out training speakers), each
-    where measured, with the convolutions' layout, the networks' seeds, the crowd's voices (those of
+    each lever's in the order measured: its test score (leave-one-speaker-out) and its nested
+    validation score (held-out training speakers), each where measured, with the convolutions'
+    layout, the networks' seeds, the crowd's voices (those of
     :data:`~hw5lib.digits.unheard.MEASURED_VOICES`: "setup's") and the study's wall minutes."""
     lines = ["| lever | convolutions | network seeds | crowd | score | mean (%) | worst speaker (%) "
              "| study, wall minutes |",
@@ -309,8 +310,15 @@ def main(argv=None) -> list[dict]:
         print(results(done, args.results.split(",")))
         return done
     if args.refresh:
-        for doc in map(Path, args.refresh):
-            doc.write_text(refresh(doc.read_text(), done))
+        docs = list(map(Path, args.refresh))
+        for doc in docs:
+            if not doc.is_file():
+                raise SystemExit(f"{doc} is not a file: name the documents whose results blocks to rewrite.")
+        for doc in docs:
+            text = doc.read_text()
+            if not RESULTS.search(text):
+                print(f"{doc}: no results block, left as it is", flush=True)
+            atomic_write_text(doc, refresh(text, done))  # a document is never left half-written
         return done
     torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "1")))
     data = audio.load_digits(args.data, progress=False)
